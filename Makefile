@@ -1,0 +1,39 @@
+# Two commands on a fresh clone: `make run` and `make test`. Everything else is a step of them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+CT     := $(BIN)/complaint-triage
+
+.PHONY: venv install model run test lint bench clean
+
+venv: $(STAMP)
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Train the default model only when models/ has no champion.
+model: install
+	$(CT) train --if-missing
+
+run: model
+	$(CT) serve
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check classifier tests bench
+	$(BIN)/ruff format --check classifier tests bench
+	$(BIN)/mypy
+
+bench: model
+	$(BIN)/python bench/triage_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
