@@ -1,0 +1,64 @@
+"""All runtime settings in one place, read from the environment (prefix ``CT_``) and ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository root: data, templates and models live beside the package in a checkout.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings for the service, the CLI and training. Relative paths are taken from `root`."""
+
+    model_config = SettingsConfigDict(env_prefix="CT_", env_file=".env", extra="ignore")
+
+    root: Path = Field(PROJECT_ROOT, description="Directory that relative paths start from.")
+    models_dir: Path = Field(Path("models"), description="Versioned model artefacts.")
+    training_data: Path = Field(
+        Path("training_data/complaints.jsonl"), description="Labelled training records."
+    )
+    test_data: Path = Field(
+        Path("training_data/test.jsonl"), description="Frozen test set, never trained on."
+    )
+    catalogue: Path = Field(
+        Path("training_data/departments.toml"), description="The department catalogue."
+    )
+    templates_dir: Path = Field(Path("templates"), description="Jinja templates for drafts.")
+    host: str = Field("127.0.0.1", description="Address `serve` binds to.")
+    port: int = Field(8000, description="Port `serve` listens on.")
+    seed: int = Field(42, description="Random seed for training and cross-validation.")
+    escalation_amount_limit: float = Field(
+        1000.0, description="Amount at or over which a complaint is escalated (any currency)."
+    )
+    escalation_previous_contacts: int = Field(
+        3, description="Previous contacts at or over which a complaint is escalated."
+    )
+    review_margin: float = Field(
+        0.1, description="A probability this close to its threshold marks needs_review."
+    )
+    max_body_bytes: int = Field(65_536, description="Largest HTTP request body accepted.")
+    workday_start_hour: int = Field(9, description="Working hours start (local hour).")
+    workday_end_hour: int = Field(17, description="Working hours end (local hour).")
+    timezone: str = Field("UTC", description="Time zone of the service levels' working hours.")
+    customer_reply_hours: float = Field(
+        16.0, description="Working hours to the next customer update when no department acts."
+    )
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        for name in ("models_dir", "training_data", "test_data", "catalogue", "templates_dir"):
+            value: Path = getattr(self, name)
+            if not value.is_absolute():
+                setattr(self, name, self.root / value)
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings read once from the environment."""
+    return Settings()
