@@ -1,0 +1,124 @@
+"""Evidence from term contributions: the phrases that raised a label and the sentences
+holding them, with character offsets so a UI can highlight them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+_WS_TOKEN = re.compile(r"\S+")
+_EDGE_PUNCT = re.compile(r"^\W+|\W+$")
+# A sentence ends at . ! or ? followed by white space (not "89.99" or "e.g.x"), or a newline.
+_BOUNDARY = re.compile(r"(?<=[.!?])(?P<close>[\"'\u201d\u2019)\]]*)\s+|\n+")
+_SIGNATURE_START = re.compile(
+    r"^\s*(--\s*$|sent from my|kind regards|best regards|regards|thanks,?$|thank you,?$"
+    r"|yours (sincerely|faithfully)|cheers,?$)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    terms: tuple[str, ...]
+    quotes: tuple[Span, ...]
+
+
+def sentences(text: str) -> list[Span]:
+    """Sentences and lines of `text`, with offsets into it, blank ones dropped."""
+    spans = []
+    start = 0
+    ends = [m.start() + len(m.group("close") or "") for m in _BOUNDARY.finditer(text)]
+    for end in [*ends, len(text)]:
+        raw = text[start:end]
+        stripped = raw.strip()
+        if len(stripped) >= 2:
+            offset = start + (len(raw) - len(raw.lstrip()))
+            spans.append(Span(stripped, offset, offset + len(stripped)))
+        start = end
+    return spans
+
+
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    """(normalised term, start, end) for each whitespace token, edge punctuation removed."""
+    found = []
+    for match in _WS_TOKEN.finditer(text):
+        term = _EDGE_PUNCT.sub("", match.group().lower())
+        if not term:
+            continue
+        inner = match.group().lower().find(term)
+        found.append((term, match.start() + inner, match.start() + inner + len(term)))
+    return found
+
+
+def _identifier(term: str) -> bool:
+    """Order numbers and amounts ("55812", "89.99") are facts, not reasons for a label."""
+    digits = sum(ch.isdigit() for ch in term)
+    return len(term) >= 4 and digits * 2 > len(term)
+
+
+def find_evidence(
+    text: str,
+    contributions: dict[str, float],
+    *,
+    max_terms: int = 5,
+    max_quotes: int = 3,
+    relative_floor: float = 0.15,
+) -> Evidence:
+    """The strongest positive terms, merged into phrases where adjacent, and their sentences."""
+    positive = {
+        term: score
+        for term, score in contributions.items()
+        if score > 0 and term not in ENGLISH_STOP_WORDS and len(term) > 1 and not _identifier(term)
+    }
+    if not positive:
+        return Evidence((), ())
+    floor = max(positive.values()) * relative_floor
+    chosen = {t for t, s in sorted(positive.items(), key=lambda kv: -kv[1])[:8] if s >= floor}
+    phrases: dict[str, float] = {}
+    tokens = _tokens(text)
+    run: list[tuple[str, int, int]] = []
+    for token in [*tokens, ("", -1, -1)]:
+        if token[0] in chosen and (not run or text[run[-1][2] : token[1]].strip() == ""):
+            run.append(token)
+            continue
+        if run:
+            phrase = text[run[0][1] : run[-1][2]]
+            score = sum(positive[t] for t in {r[0] for r in run})
+            phrases[phrase.lower()] = max(phrases.get(phrase.lower(), 0.0), score)
+        run = [token] if token[0] in chosen else []
+    terms = tuple(p for p, _ in sorted(phrases.items(), key=lambda kv: -kv[1])[:max_terms])
+    scored = []
+    for span in sentences(text):
+        inside = {t for t, s, e in tokens if s >= span.start and e <= span.end and t in chosen}
+        if inside:
+            scored.append((sum(positive[t] for t in inside), span))
+    best = sorted(scored, key=lambda pair: -pair[0])[:max_quotes]
+    quotes = tuple(sorted((span for _, span in best), key=lambda s: s.start))
+    return Evidence(terms, quotes)
+
+
+def summary(text: str, quotes: list[Span], *, limit: int = 420) -> str:
+    """A one-paragraph summary: the complaint's key sentences in order, without quoted
+    earlier correspondence or signatures, cut to `limit` characters."""
+    body = []
+    for line in text.splitlines():
+        if _SIGNATURE_START.match(line):
+            break
+        if not line.lstrip().startswith(">"):
+            body.append(line)
+    own = "\n".join(body) or text
+    picked = {q.text for q in quotes}
+    chosen = [s.text for s in sentences(own) if s.text in picked]
+    if not chosen:
+        chosen = [s.text for s in sentences(own)[:3]]
+    paragraph = " ".join(" ".join(chosen).split())
+    return paragraph if len(paragraph) <= limit else paragraph[: limit - 1].rstrip() + "…"
