@@ -1,0 +1,177 @@
+"""All drafting goes through one sandboxed Jinja environment with StrictUndefined.
+
+Templates receive plain data only (strings, numbers, lists, dicts), never objects with
+methods. Complaint text is passed as a value and never compiled, so `{{7*7}}` written by a
+customer stays literal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from classifier.catalogue import Catalogue
+from classifier.working_hours import WorkingHours
+
+_REFERENCE = re.compile(r"(?<![\w-])(?:[A-Z]{1,5}[-#/]?)?#?\d{4,}(?:[-/]\d+)*(?![\w-])")
+_AMOUNT = re.compile(
+    r"(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:EUR|GBP|USD|CHF|euros?|"
+    r"pounds|dollars|kr|zł))",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class HandoffDraft(Draft):
+    department: str
+    due: datetime
+
+
+@dataclass(frozen=True)
+class DepartmentFinding:
+    id: str
+    probability: float
+    terms: tuple[str, ...]
+    quotes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """Everything a draft may say about the case, as plain data."""
+
+    case_ref: str
+    text: str
+    summary: str
+    departments: tuple[DepartmentFinding, ...]
+    escalate: bool
+    escalation_reasons: tuple[str, ...]
+    needs_review: bool
+    customer_name: str | None
+    channel: str | None
+    tier: str | None
+    previous_contacts: int
+    amount: str | None
+    heard: str | None
+
+
+def references_in(text: str) -> dict[str, list[str]]:
+    """Order, account and ticket numbers and money amounts quoted in the complaint."""
+
+    def unique(items: list[str]) -> list[str]:
+        return list(dict.fromkeys(i.strip() for i in items))[:8]
+
+    return {
+        "references": unique(_REFERENCE.findall(text)),
+        "amounts": unique(_AMOUNT.findall(text)),
+    }
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%a %d %b %Y %H:%M %Z").strip()
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%A %d %B %Y").replace(" 0", " ")
+
+
+class Drafter:
+    """Renders handoff notes and the customer update from templates and the catalogue."""
+
+    def __init__(
+        self,
+        templates_dir: Path,
+        catalogue: Catalogue,
+        working_hours: WorkingHours,
+        *,
+        front_line_reply_hours: float = 16.0,
+    ) -> None:
+        self.catalogue = catalogue
+        self.working_hours = working_hours
+        self.front_line_reply_hours = front_line_reply_hours
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+
+    def _render(self, template: Template, context: dict[str, Any]) -> Draft:
+        def block(name: str) -> str:
+            return "".join(template.blocks[name](template.new_context(context))).strip()
+
+        return Draft(subject=" ".join(block("subject").split()), body=block("body"))
+
+    def _case(self, case: CaseFacts) -> dict[str, Any]:
+        return {
+            "case_ref": case.case_ref,
+            "summary": case.summary,
+            "priority": "HIGH" if case.escalate else "NORMAL",
+            "escalate": case.escalate,
+            "escalation_reasons": list(case.escalation_reasons),
+            "needs_review": case.needs_review,
+            "customer_name": case.customer_name,
+            "channel": case.channel,
+            "tier": case.tier,
+            "previous_contacts": case.previous_contacts,
+            "amount": case.amount,
+            **references_in(case.text),
+        }
+
+    def handoff(self, finding: DepartmentFinding, case: CaseFacts, now: datetime) -> HandoffDraft:
+        department = self.catalogue[finding.id]
+        due = self.working_hours.add(now, department.service_level(escalated=case.escalate))
+        context = {
+            **self._case(case),
+            "department": {
+                "name": department.name,
+                "function": department.function,
+                "contact": department.contact,
+                "ask": department.ask,
+                "needs": list(department.needs),
+                "service_level_hours": department.service_level(escalated=case.escalate),
+            },
+            "probability": round(finding.probability, 2),
+            "evidence_terms": list(finding.terms),
+            "evidence_quotes": list(finding.quotes),
+            "also_involved": [
+                self.catalogue.name(f.id) for f in case.departments if f.id != finding.id
+            ],
+            "due": _when(due),
+        }
+        template = self.env.select_template(
+            [f"handoff/{finding.id}.txt.j2", "handoff/default.txt.j2"]
+        )
+        draft = self._render(template, context)
+        return HandoffDraft(draft.subject, draft.body, department=finding.id, due=due)
+
+    def reply_by(self, handoffs: list[HandoffDraft], now: datetime) -> datetime:
+        """When the customer hears from us next: once every department is due to have
+        answered, or the front line's own reply time when no department is involved."""
+        if handoffs:
+            return max(h.due for h in handoffs)
+        return self.working_hours.add(now, self.front_line_reply_hours)
+
+    def customer_message(self, case: CaseFacts, reply_by: datetime) -> Draft:
+        context = {
+            "case_ref": case.case_ref,
+            "customer_name": case.customer_name,
+            "heard": case.heard,
+            "escalate": case.escalate,
+            "steps": [self.catalogue[f.id].customer_step for f in case.departments],
+            "reply_by": _day(reply_by),
+        }
+        return self._render(self.env.get_template("customer/update.txt.j2"), context)

@@ -1,0 +1,54 @@
+"""Escalation: the model's probability combined with explicit rules, each with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from classifier.case import CaseContext
+
+
+@dataclass(frozen=True)
+class EscalationDecision:
+    escalate: bool
+    probability: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """Explicit rules that escalate whatever the model says; the model escalates on its own
+    when its probability reaches its threshold."""
+
+    amount_limit: float = 1000.0
+    previous_contacts_limit: int = 3
+
+    def rule_reasons(self, context: CaseContext, departments: list[str]) -> list[str]:
+        reasons = []
+        if (context.tier or "").strip().lower() == "vip":
+            reasons.append("customer tier is vip")
+        if context.previous_contacts >= self.previous_contacts_limit:
+            reasons.append(f"customer has contacted us {context.previous_contacts} times before")
+        if context.amount is not None and context.amount.value >= self.amount_limit:
+            reasons.append(
+                f"amount {context.amount.value:,.2f} {context.amount.currency} is at or over "
+                f"the limit of {self.amount_limit:,.0f}"
+            )
+        if "senior_management" in departments:
+            reasons.append("senior management must decide")
+        return reasons
+
+    def decide(
+        self,
+        *,
+        probability: float,
+        threshold: float,
+        context: CaseContext,
+        departments: list[str],
+    ) -> EscalationDecision:
+        reasons = []
+        if probability >= threshold:
+            reasons.append(
+                f"model escalation probability {probability:.2f} is at or over {threshold:.2f}"
+            )
+        reasons.extend(self.rule_reasons(context, departments))
+        return EscalationDecision(bool(reasons), probability, tuple(reasons))

@@ -1,0 +1,229 @@
+"""The use case: complaint text + case context -> TriageResult.
+
+The API, the web page, the CLI and batch jobs call this, never the model directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from classifier.case import CaseContext
+from classifier.catalogue import Catalogue
+from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, HandoffDraft
+from classifier.evidence import Span, find_evidence, summary
+from classifier.policy import EscalationDecision, EscalationPolicy
+from classifier.registry import LoadedModel
+from classifier.settings import Settings
+from classifier.working_hours import WorkingHours
+
+ESCALATE = "escalate"
+
+
+class ModelNotReady(RuntimeError):
+    """No verified model is loaded yet."""
+
+
+class ModelHolder:
+    """The serving model. Readers take `current` once per request; a reload replaces it by
+    a single reference assignment, so readers never see a half-swapped model."""
+
+    def __init__(self, loaded: LoadedModel | None = None) -> None:
+        self._loaded = loaded
+
+    @property
+    def current(self) -> LoadedModel | None:
+        return self._loaded
+
+    def swap(self, loaded: LoadedModel) -> None:
+        self._loaded = loaded
+
+
+@dataclass(frozen=True)
+class LabelResult:
+    id: str
+    name: str
+    probability: float
+    threshold: float
+    terms: tuple[str, ...]
+    quotes: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Classification:
+    model_version: str
+    departments: tuple[LabelResult, ...]
+    probabilities: dict[str, float]
+    escalation: EscalationDecision
+    escalation_evidence: tuple[str, ...]
+    needs_review: bool
+    review_reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    triage_id: str
+    case_ref: str
+    created: datetime
+    classification: Classification
+    summary: str
+    handoffs: tuple[HandoffDraft, ...]
+    customer_message: Draft
+    reply_by: datetime
+
+
+class TriageService:
+    def __init__(
+        self,
+        *,
+        holder: ModelHolder,
+        catalogue: Catalogue,
+        policy: EscalationPolicy,
+        drafter: Drafter,
+        review_margin: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.holder = holder
+        self.catalogue = catalogue
+        self.policy = policy
+        self.drafter = drafter
+        self.review_margin = review_margin
+        self.clock = clock
+
+    def _loaded(self) -> LoadedModel:
+        loaded = self.holder.current
+        if loaded is None:
+            raise ModelNotReady("no verified model is loaded")
+        return loaded
+
+    def classify_many(
+        self, texts: Sequence[str], contexts: Sequence[CaseContext]
+    ) -> list[Classification]:
+        """Departments, escalation and review flags for many complaints, without drafts."""
+        loaded = self._loaded()
+        model = loaded.model
+        probabilities = model.predict_proba(list(texts))
+        return [
+            self._classification(loaded, text, context, list(map(float, row)))
+            for text, context, row in zip(texts, contexts, probabilities, strict=True)
+        ]
+
+    def _classification(
+        self, loaded: LoadedModel, text: str, context: CaseContext, row: list[float]
+    ) -> Classification:
+        model = loaded.model
+        labels = list(model.labels)
+        thresholds = [float(t) for t in model.thresholds_]
+        departments = []
+        for column, label in enumerate(labels):
+            if row[column] >= thresholds[column]:
+                evidence = find_evidence(text, model.term_contributions(text, column))
+                departments.append(
+                    LabelResult(
+                        label,
+                        self.catalogue.name(label),
+                        row[column],
+                        thresholds[column],
+                        evidence.terms,
+                        evidence.quotes,
+                    )
+                )
+        departments.sort(key=lambda d: -d.probability)
+        escalation = self.policy.decide(
+            probability=row[-1],
+            threshold=float(model.escalation_threshold_),
+            context=context,
+            departments=[d.id for d in departments],
+        )
+        escalation_terms: tuple[str, ...] = ()
+        if escalation.escalate:
+            contributions = model.term_contributions(text, len(labels))
+            escalation_terms = find_evidence(text, contributions).terms
+        reasons = [
+            f"{label} probability {row[c]:.2f} is within {self.review_margin:.2f} of its "
+            f"threshold {thresholds[c]:.2f}"
+            for c, label in enumerate(labels)
+            if abs(row[c] - thresholds[c]) < self.review_margin
+        ]
+        if not departments:
+            reasons.append("no department clears its threshold")
+        return Classification(
+            model_version=loaded.version,
+            departments=tuple(departments),
+            probabilities={
+                **{label: round(row[c], 4) for c, label in enumerate(labels)},
+                ESCALATE: round(row[-1], 4),
+            },
+            escalation=escalation,
+            escalation_evidence=escalation_terms,
+            needs_review=bool(reasons),
+            review_reasons=tuple(reasons),
+        )
+
+    def triage(self, text: str, context: CaseContext) -> TriageResult:
+        """Classify one complaint and draft its handoffs and customer update."""
+        classification = self.classify_many([text], [context])[0]
+        triage_id = str(uuid.uuid4())
+        case_ref = context.case_ref or f"CT-{triage_id[:8].upper()}"
+        quotes = sorted(
+            {q for d in classification.departments for q in d.quotes}, key=lambda q: q.start
+        )
+        heard = classification.departments[0].quotes[0].text if quotes else None
+        if heard and len(heard) > 200:
+            heard = heard[:199].rstrip() + "…"
+        amount = context.amount
+        facts = CaseFacts(
+            case_ref=case_ref,
+            text=text,
+            summary=summary(text, quotes),
+            departments=tuple(
+                DepartmentFinding(d.id, d.probability, d.terms, tuple(q.text for q in d.quotes))
+                for d in classification.departments
+            ),
+            escalate=classification.escalation.escalate,
+            escalation_reasons=classification.escalation.reasons,
+            needs_review=classification.needs_review,
+            customer_name=context.customer_name,
+            channel=context.channel,
+            tier=context.tier,
+            previous_contacts=context.previous_contacts,
+            amount=f"{amount.value:,.2f} {amount.currency}" if amount else None,
+            heard=heard,
+        )
+        now = self.clock()
+        handoffs = [self.drafter.handoff(f, facts, now) for f in facts.departments]
+        reply_by = self.drafter.reply_by(handoffs, now)
+        return TriageResult(
+            triage_id=triage_id,
+            case_ref=case_ref,
+            created=now,
+            classification=classification,
+            summary=facts.summary,
+            handoffs=tuple(handoffs),
+            customer_message=self.drafter.customer_message(facts, reply_by),
+            reply_by=reply_by,
+        )
+
+
+def build_service(settings: Settings, holder: ModelHolder, catalogue: Catalogue) -> TriageService:
+    """Assemble the service from settings; the only place the parts are wired together."""
+    zone = ZoneInfo(settings.timezone)
+    drafter = Drafter(
+        settings.templates_dir,
+        catalogue,
+        WorkingHours(settings.workday_start_hour, settings.workday_end_hour),
+        front_line_reply_hours=settings.customer_reply_hours,
+    )
+    return TriageService(
+        holder=holder,
+        catalogue=catalogue,
+        policy=EscalationPolicy(
+            settings.escalation_amount_limit, settings.escalation_previous_contacts
+        ),
+        drafter=drafter,
+        review_margin=settings.review_margin,
+        clock=lambda: datetime.now(zone),
+    )
