@@ -1,0 +1,55 @@
+"""The FastAPI application factory. The model is loaded in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from classifier import __version__
+from classifier.api import health, models, triage
+from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
+from classifier.catalogue import load_catalogue
+from classifier.registry import ArtefactError, LoadedModel, load_champion
+from classifier.settings import Settings, get_settings
+from classifier.triage import ModelHolder, build_service
+from classifier.web import router as web_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, model: LoadedModel | None = None) -> FastAPI:
+    """Build the app. `model`, when given, is served instead of the champion on disk."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        catalogue = load_catalogue(settings.catalogue)
+        holder = ModelHolder()
+        app.state.settings = settings
+        app.state.holder = holder
+        app.state.service = build_service(settings, holder, catalogue)
+        app.state.load_error = None
+        try:
+            holder.swap(model or load_champion(settings.models_dir, catalogue.ids))
+            log.info("serving model %s", holder.current and holder.current.version)
+        except ArtefactError as exc:
+            app.state.load_error = str(exc)
+            log.error("no model loaded: %s", exc)
+        yield
+
+    app = FastAPI(
+        title="complaint-triage",
+        version=__version__,
+        summary="Departments, escalation and drafted handoffs for customer complaints.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(triage.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+    app.include_router(web_router)
+    return app

@@ -1,0 +1,23 @@
+"""Dependencies shared by the routes; tests replace them with app.dependency_overrides."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from classifier.triage import ModelHolder, TriageService
+
+
+def get_service(request: Request) -> TriageService:
+    service: TriageService = request.app.state.service
+    return service
+
+
+def get_holder(request: Request) -> ModelHolder:
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+ServiceDep = Annotated[TriageService, Depends(get_service)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]

@@ -1,0 +1,249 @@
+"""The command line: serve, train, evaluate, predict and data check."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from classifier import registry
+from classifier.case import CaseContext
+from classifier.catalogue import CatalogueError, load_catalogue
+from classifier.data import DatasetError, check_paths, iter_jsonl, load_records
+from classifier.evaluation import evaluate as evaluate_model
+from classifier.evaluation import format_report
+from classifier.policy import EscalationPolicy
+from classifier.settings import Settings, get_settings
+from classifier.training import model_card, new_model, train_model
+from classifier.triage import ModelHolder, build_service
+
+app = typer.Typer(
+    help="Route customer complaints to departments, decide escalation, draft the handoffs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Check labelled datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _load(settings: Settings, version: str | None) -> registry.LoadedModel:
+    labels = load_catalogue(settings.catalogue).ids
+    try:
+        if version:
+            return registry.load(settings.models_dir, version, labels)
+        return registry.load_champion(settings.models_dir, labels)
+    except registry.ArtefactError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [default: CT_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: CT_PORT].")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API and the web page (http://127.0.0.1:8000 by default)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "classifier.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+    )
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path | None, typer.Option(help="Training JSONL [default: CT_TRAINING_DATA].")
+    ] = None,
+    test: Annotated[
+        Path | None, typer.Option(help="Frozen test JSONL [default: CT_TEST_DATA].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: CT_SEED].")] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when a champion exists.")
+    ] = False,
+) -> None:
+    """Train a new model version; it becomes champion when there is none yet."""
+    overrides: dict[str, Any] = {}
+    if data:
+        overrides["training_data"] = data.resolve()
+    if test:
+        overrides["test_data"] = test.resolve()
+    if seed is not None:
+        overrides["seed"] = seed
+    settings = get_settings().model_copy(update=overrides)
+    if if_missing and registry.champion(settings.models_dir):
+        err.print(f"champion {registry.champion(settings.models_dir)} exists; not training")
+        return
+    try:
+        train_records = load_records(settings.training_data)
+        test_records = load_records(settings.test_data) if settings.test_data.exists() else []
+    except DatasetError as exc:
+        raise _fail(str(exc)) from exc
+    steps = new_model(settings).cv + 1  # the cross-validation folds and the final fit
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("training", total=steps)
+
+        def advance(message: str) -> None:
+            progress.update(task, advance=1, description=message)
+
+        model, metadata = train_model(train_records, test_records, settings, progress=advance)
+    version = registry.new_version()
+    metadata["version"] = version
+    registry.save(settings.models_dir, model, metadata, model_card(metadata), version)
+    promoted = registry.champion(settings.models_dir) is None
+    if promoted:
+        registry.set_champion(settings.models_dir, version)
+    results = metadata["test_metrics"]
+    summary = (
+        f"test macro-F1 {results['macro_f1']:.3f}, escalation recall "
+        f"{results['escalation']['recall']:.3f}"
+        if results
+        else "no test set"
+    )
+    typer.echo(f"trained {version} ({summary}){'; now champion' if promoted else ''}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str | None, typer.Option(help="Model version [default: champion].")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Labelled JSONL [default: the test set].")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+) -> None:
+    """Per-label precision/recall/F1, micro/macro F1 and escalation figures on labelled data."""
+    settings = get_settings()
+    loaded = _load(settings, model)
+    try:
+        records = load_records(data or settings.test_data)
+    except DatasetError as exc:
+        raise _fail(str(exc)) from exc
+    policy = EscalationPolicy(
+        settings.escalation_amount_limit, settings.escalation_previous_contacts
+    )
+    report = {
+        "model_version": loaded.version,
+        "data": str(data or settings.test_data),
+        **evaluate_model(loaded.model, records, policy),
+    }
+    typer.echo(f"model {loaded.version} on {report['data']}\n")
+    typer.echo(format_report(report))
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        typer.echo(f"\nwrote {json_path}")
+
+
+def _inputs(
+    text: str | None, input_file: Path | None
+) -> list[tuple[str | None, str, dict[str, Any]]]:
+    if input_file is not None:
+        items = []
+        try:
+            for number, obj in iter_jsonl(input_file):
+                if (
+                    not isinstance(obj, dict)
+                    or not isinstance(obj.get("text"), str)
+                    or not obj["text"].strip()
+                ):
+                    raise _fail(f"{input_file}:{number}: text: required, a non-empty string")
+                context = {k: v for k, v in obj.items() if k not in ("id", "text")}
+                items.append((obj.get("id"), obj["text"], context))
+        except json.JSONDecodeError as exc:
+            raise _fail(f"{input_file}:{exc.lineno}: line: not valid JSON: {exc.msg}") from exc
+        return items
+    if text is None or text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise _fail("no complaint text given (argument, stdin or --input)")
+    return [(None, text, {})]
+
+
+def _context(raw: dict[str, Any]) -> CaseContext:
+    allowed = set(CaseContext.model_fields)
+    return CaseContext.model_validate({k: v for k, v in raw.items() if k in allowed})
+
+
+@app.command()
+def predict(
+    text: Annotated[
+        str | None, typer.Argument(help="Complaint text; '-' or nothing reads stdin.")
+    ] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", help="JSONL with id and text per line; other fields are case context."
+        ),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model version [default: champion].")] = None,
+) -> None:
+    """Print one JSON line per complaint: id, departments, escalate, probabilities, needs_review."""
+    settings = get_settings()
+    loaded = _load(settings, model)
+    items = _inputs(text, input_file)
+    service = build_service(settings, ModelHolder(loaded), load_catalogue(settings.catalogue))
+    try:
+        contexts = [_context(raw) for _, _, raw in items]
+    except ValueError as exc:
+        raise _fail(f"invalid case context: {exc}") from exc
+    results = service.classify_many([t for _, t, _ in items], contexts)
+    for (item_id, _, _), result in zip(items, results, strict=True):
+        line = {
+            "id": item_id,
+            "departments": [d.id for d in result.departments],
+            "escalate": result.escalation.escalate,
+            "probabilities": result.probabilities,
+            "needs_review": result.needs_review,
+            "model_version": result.model_version,
+        }
+        typer.echo(json.dumps(line, ensure_ascii=False))
+
+
+@data_app.command("check")
+def data_check(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL files or directories of them.")],
+) -> None:
+    """Validate labelled data; print `file:line: field: problem` per error, exit 1 on any."""
+    records, found = check_paths(paths)
+    problems = [str(p) for p in found]
+    for path in paths:
+        catalogue = path / "departments.toml"
+        if path.is_dir() and catalogue.exists():
+            try:
+                load_catalogue(catalogue)
+            except CatalogueError as exc:
+                problems.append(str(exc))
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        err.print(f"{len(problems)} problem(s); {len(records)} valid record(s)")
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(records)} record(s)")
+
+
+if __name__ == "__main__":
+    app()
