@@ -1,0 +1,75 @@
+"""Shared fixtures. A tiny model is trained once per session; no test retrains per case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from classifier import registry
+from classifier.api.app import create_app
+from classifier.catalogue import DEPARTMENT_IDS, Catalogue, load_catalogue
+from classifier.data import Record, load_records
+from classifier.evaluation import label_matrix
+from classifier.model import TriageModel
+from classifier.settings import PROJECT_ROOT, Settings
+
+TINY_SIZE = 300
+
+
+@pytest.fixture(scope="session")
+def project_settings() -> Settings:
+    """Settings pointing at the repository's own data and templates."""
+    return Settings(root=PROJECT_ROOT, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def catalogue(project_settings: Settings) -> Catalogue:
+    return load_catalogue(project_settings.catalogue)
+
+
+@pytest.fixture(scope="session")
+def train_records(project_settings: Settings) -> list[Record]:
+    return load_records(project_settings.training_data)
+
+
+@pytest.fixture(scope="session")
+def tiny_records(train_records: list[Record]) -> list[Record]:
+    """Every third record, so the tiny set spans all industries and channels."""
+    return train_records[::3][:TINY_SIZE]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_records: list[Record]) -> TriageModel:
+    model = TriageModel(cv=3, random_state=7)
+    return model.fit([r.text for r in tiny_records], label_matrix(tiny_records, DEPARTMENT_IDS))
+
+
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_model: TriageModel) -> registry.LoadedModel:
+    return registry.LoadedModel("test-tiny", tiny_model, {"labels": list(DEPARTMENT_IDS)})
+
+
+@pytest.fixture
+def settings(tmp_path: Path, project_settings: Settings) -> Settings:
+    """Project settings with a private, empty models directory."""
+    return project_settings.model_copy(update={"models_dir": tmp_path / "models"})
+
+
+@pytest.fixture
+def client(settings: Settings, tiny_loaded: registry.LoadedModel) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, model=tiny_loaded)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def models_dir_with_champion(tmp_path: Path, tiny_model: TriageModel) -> tuple[Path, str]:
+    """A models directory holding one saved version that is champion."""
+    models_dir = tmp_path / "models"
+    version = "2026-01-01T00-00-00Z-abcdef"
+    metadata = {"labels": list(DEPARTMENT_IDS), "created": "2026-01-01T00:00:00+00:00"}
+    registry.save(models_dir, tiny_model, metadata, "# card\n", version)
+    registry.set_champion(models_dir, version)
+    return models_dir, version

@@ -1,0 +1,113 @@
+"""Dataset validation, and the shape the shipped data must keep."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from classifier.catalogue import DEPARTMENT_IDS
+from classifier.data import DatasetError, Record, check_paths, load_records, sha256_of
+from classifier.settings import Settings
+
+GOOD = {"id": "c-1", "text": "refund??", "departments": ["finance"], "escalate": False}
+
+
+def write(path: Path, *lines: object) -> Path:
+    path.write_text(
+        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "problem"),
+    [
+        ("{not json", "line", "not valid JSON"),
+        ("[1, 2]", "line", "must be a JSON object"),
+        ({**GOOD, "text": "   "}, "text", "non-empty string"),
+        ({k: v for k, v in GOOD.items() if k != "id"}, "id", "required"),
+        ({**GOOD, "escalate": "yes"}, "escalate", "true or false"),
+        ({**GOOD, "departments": ["billing"]}, "departments", "unknown department id 'billing'"),
+        ({**GOOD, "departments": ["sales", "finance"]}, "departments", "sorted"),
+        ({**GOOD, "departments": ["finance", "finance"]}, "departments", "duplicate"),
+        ({**GOOD, "departments": ["senior_management"]}, "escalate", "must be true"),
+        ({**GOOD, "channel": "pigeon"}, "channel", "unknown value 'pigeon'"),
+        ({**GOOD, "labels": []}, "labels", "unknown field"),
+    ],
+)
+def test_each_problem_is_reported_with_file_line_and_field(
+    tmp_path: Path, line: object, field: str, problem: str
+) -> None:
+    path = write(tmp_path / "data.jsonl", GOOD | {"id": "c-0"}, line)
+    records, problems = check_paths([path])
+    assert len(records) == 1
+    assert len(problems) == 1
+    assert str(problems[0]).startswith(f"{path}:2: {field}: ")
+    assert problem in problems[0].problem
+
+
+def test_duplicate_ids_within_and_across_files_are_reported(tmp_path: Path) -> None:
+    first = write(tmp_path / "a.jsonl", GOOD, {**GOOD, "text": "again"})
+    second = write(tmp_path / "b.jsonl", {**GOOD, "text": "third"})
+    _, problems = check_paths([first, second])
+    assert [str(p) for p in problems] == [
+        f"{first}:2: id: duplicate of line 1",
+        f"{second}:1: id: 'c-1' also used in {first}",
+    ]
+
+
+def test_invalid_utf8_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"id": "c-1", "text": "caf\xe9"}\n')
+    _, problems = check_paths([path])
+    assert str(problems[0]) == f"{path}:1: line: not valid UTF-8"
+
+
+def test_load_records_raises_with_every_problem(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", {**GOOD, "escalate": 1}, {**GOOD, "id": "c-2", "text": ""})
+    with pytest.raises(DatasetError) as caught:
+        load_records(path)
+    assert len(caught.value.problems) == 2
+
+
+def test_fingerprint_changes_when_a_byte_changes(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.jsonl", GOOD)
+    before = sha256_of([path])
+    write(path, {**GOOD, "escalate": True})
+    assert sha256_of([path]) != before
+
+
+# -- the shipped data ----------------------------------------------------------------------
+
+
+def test_shipped_training_and_test_data_are_valid(project_settings: Settings) -> None:
+    records, problems = check_paths([project_settings.training_data.parent])
+    assert problems == []
+    assert len(records) >= 750
+
+
+def test_training_data_has_the_promised_composition(train_records: list[Record]) -> None:
+    assert len(train_records) >= 600
+    positives = Counter(d for r in train_records for d in r.departments)
+    assert {d: positives[d] for d in DEPARTMENT_IDS if positives[d] < 40} == {}
+    share = sum(r.escalate for r in train_records) / len(train_records)
+    assert 0.20 <= share <= 0.40
+    assert len({r.industry for r in train_records}) >= 8
+    assert len({r.channel for r in train_records}) >= 4
+    lengths = sorted(len(r.text.split()) for r in train_records)
+    assert lengths[0] <= 5 and lengths[-1] >= 200
+
+
+def test_test_set_is_separate_from_training(
+    project_settings: Settings, train_records: list[Record]
+) -> None:
+    test = load_records(project_settings.test_data)
+    assert len(test) >= 150
+    assert not {r.id for r in test} & {r.id for r in train_records}
+    assert not {r.text.strip().lower() for r in test} & {
+        r.text.strip().lower() for r in train_records
+    }
