@@ -14,11 +14,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from classifier import registry
 from classifier.case import CaseContext
 from classifier.catalogue import CatalogueError, load_catalogue
-from classifier.data import DatasetError, check_paths, iter_jsonl, load_records
+from classifier.data import (
+    DatasetError,
+    Record,
+    check_paths,
+    dataset_files,
+    iter_jsonl,
+    load_records,
+)
 from classifier.evaluation import evaluate as evaluate_model
 from classifier.evaluation import format_report
 from classifier.policy import EscalationPolicy
 from classifier.settings import Settings, get_settings
+from classifier.stats import composition, render, replace_tables
 from classifier.training import model_card, new_model, train_model
 from classifier.triage import ModelHolder, build_service
 
@@ -27,7 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-data_app = typer.Typer(help="Check labelled datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Check and describe labelled datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 err = Console(stderr=True)
 
@@ -49,8 +57,8 @@ def _load(settings: Settings, version: str | None) -> registry.LoadedModel:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind [default: CT_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: CT_PORT].")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: CT_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: CT_PORT).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP API and the web page (http://127.0.0.1:8000 by default)."""
@@ -69,12 +77,12 @@ def serve(
 @app.command()
 def train(
     data: Annotated[
-        Path | None, typer.Option(help="Training JSONL [default: CT_TRAINING_DATA].")
+        Path | None, typer.Option(help="Training JSONL (default: CT_TRAINING_DATA).")
     ] = None,
     test: Annotated[
-        Path | None, typer.Option(help="Frozen test JSONL [default: CT_TEST_DATA].")
+        Path | None, typer.Option(help="Frozen test JSONL (default: CT_TEST_DATA).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: CT_SEED].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: CT_SEED).")] = None,
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="Do nothing when a champion exists.")
     ] = False,
@@ -128,9 +136,9 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[str | None, typer.Option(help="Model version [default: champion].")] = None,
+    model: Annotated[str | None, typer.Option(help="Model version (default: champion).")] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Labelled JSONL [default: the test set].")
+        Path | None, typer.Option(help="Labelled JSONL (default: the test set).")
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON here.")
@@ -199,7 +207,7 @@ def predict(
             "--input", help="JSONL with id and text per line; other fields are case context."
         ),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model version [default: champion].")] = None,
+    model: Annotated[str | None, typer.Option(help="Model version (default: champion).")] = None,
 ) -> None:
     """Print one JSON line per complaint: id, departments, escalate, probabilities, needs_review."""
     settings = get_settings()
@@ -221,6 +229,42 @@ def predict(
             "model_version": result.model_version,
         }
         typer.echo(json.dumps(line, ensure_ascii=False))
+
+
+@data_app.command("stats")
+def data_stats(
+    paths: Annotated[list[Path], typer.Argument(help="JSONL files or directories of them.")],
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown tables for the datasheet.")
+    ] = False,
+    update: Annotated[
+        Path | None,
+        typer.Option(help="Rewrite the tables between the stats markers of this datasheet."),
+    ] = None,
+) -> None:
+    """Print the composition tables: labels, escalation, industries, channels, lengths, tags."""
+    named: dict[str, list[Record]] = {}
+    for path in paths:
+        for file in dataset_files(path):
+            try:
+                named[file.stem] = load_records(file)
+            except DatasetError as exc:
+                raise _fail(str(exc)) from exc
+    if len(named) > 1:
+        named["all"] = [r for records in list(named.values()) for r in records]
+    if update is None:
+        typer.echo(render(composition(named), markdown=markdown))
+        return
+    try:
+        update.write_text(
+            replace_tables(
+                update.read_text(encoding="utf-8"), render(composition(named), markdown=True)
+            ),
+            encoding="utf-8",
+        )
+    except ValueError as exc:
+        raise _fail(f"{update}: {exc}") from exc
+    typer.echo(f"updated the tables in {update}")
 
 
 @data_app.command("check")

@@ -30,7 +30,14 @@ INDUSTRIES = frozenset(
     }
 )
 CHANNELS = frozenset({"email", "chat", "web_form", "social_media", "phone", "letter"})
-_KNOWN_KEYS = frozenset({"id", "text", "departments", "escalate", "industry", "channel"})
+# Hard cases a keyword router gets wrong; an optional descriptor so the datasheet can count them.
+TAGS = frozenset(
+    {
+        "negation", "decoy", "multi_issue", "quoted", "sarcasm", "very_short", "all_caps",
+        "typos", "angry_no_criterion", "calm_with_criterion",
+    }
+)  # fmt: skip
+_KNOWN_KEYS = frozenset({"id", "text", "departments", "escalate", "industry", "channel", "tags"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Record:
     escalate: bool
     industry: str | None = None
     channel: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,15 @@ def _check_object(obj: dict[str, Any], path: Path, line: int) -> list[Problem]:
         value = obj.get(field)
         if value is not None and value not in allowed:
             bad(field, f"unknown value {value!r}; one of {', '.join(sorted(allowed))}")
+    tags = obj.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        bad("tags", "a list of hard-case tags")
+    else:
+        for tag in tags:
+            if tag not in TAGS:
+                bad("tags", f"unknown tag {tag!r}; one of {', '.join(sorted(TAGS))}")
+        if tags != sorted(set(tags)):
+            bad("tags", "tags must be sorted and unique")
     return problems
 
 
@@ -108,6 +125,7 @@ def _to_record(obj: dict[str, Any]) -> Record:
         escalate=obj["escalate"],
         industry=obj.get("industry"),
         channel=obj.get("channel"),
+        tags=tuple(obj.get("tags", ())),
     )
 
 

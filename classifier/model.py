@@ -154,6 +154,8 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         )
         self.escalation_threshold_ = recall_threshold(y[:, -1], oof[:, -1], self.escalation_recall)
         self.features_, self.departments_, self.escalation_ = self._fit_parts(texts, y)
+        # Kept once here: rebuilding ~10^5 names per explanation dominated triage time.
+        self.feature_names_out_ = np.asarray(self.features_.get_feature_names_out())
         self.classes_ = np.array([*self.labels, "escalate"])
         step("final fit")
         return self
@@ -180,13 +182,8 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             estimator = self.departments_.estimators_[column]
         coef = getattr(estimator, "coef_", None)
         if coef is None:  # a label that never occurred in training: no evidence possible
-            return np.zeros(len(self.feature_names_), dtype=np.float64)
+            return np.zeros(len(self.feature_names_out_), dtype=np.float64)
         return np.asarray(coef, dtype=np.float64).ravel()
-
-    @property
-    def feature_names_(self) -> NDArray[np.str_]:
-        check_is_fitted(self, "features_")
-        return np.asarray(self.features_.get_feature_names_out())
 
     def term_contributions(self, text: str, column: int) -> dict[str, float]:
         """How much each word of `text` raised the score of `column` (log-odds units).
@@ -198,7 +195,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "features_")
         row = self.features_.transform([text]).tocsr()
         coef = self._coefficients(column)
-        names = self.feature_names_
+        names = self.feature_names_out_
         word_to_ws: dict[str, set[str]] = defaultdict(set)
         char_owners: dict[str, set[str]] = defaultdict(set)
         lo, hi = self.char_ngram_range

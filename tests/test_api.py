@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, cast
 
 import httpx
-
 from fastapi.testclient import TestClient
 
 from classifier.api.app import create_app

@@ -156,3 +156,29 @@ def test_train_writes_a_version_that_becomes_champion_then_evaluate(
         assert report["macro_f1"] == pytest.approx(metadata["test_metrics"]["macro_f1"])
     finally:
         get_settings.cache_clear()
+
+
+def test_data_stats_prints_composition_tables(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text(
+        '{"id": "c-1", "text": "refund??", "departments": ["finance"], "escalate": false,'
+        ' "channel": "chat", "tags": ["very_short"]}\n'
+        '{"id": "c-2", "text": "my lawyer will call", "departments": ["legal_compliance"],'
+        ' "escalate": true, "channel": "email"}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["data", "stats", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "escalate       1 (50.0%)" in result.output
+    assert "very_short" in result.output and "1-12 words" in result.output
+    markdown = runner.invoke(app, ["data", "stats", str(data), "--markdown"]).output
+    assert "| finance | 1 (50.0%) |" in markdown
+
+
+def test_data_stats_update_needs_the_markers(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "c-1", "text": "x", "departments": [], "escalate": false}\n', "utf-8")
+    sheet = tmp_path / "README.md"
+    sheet.write_text("# no markers\n", encoding="utf-8")
+    result = runner.invoke(app, ["data", "stats", str(data), "--update", str(sheet)])
+    assert result.exit_code == 1 and "stats:begin" in result.output

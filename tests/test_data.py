@@ -37,6 +37,8 @@ def write(path: Path, *lines: object) -> Path:
         ({**GOOD, "departments": ["senior_management"]}, "escalate", "must be true"),
         ({**GOOD, "channel": "pigeon"}, "channel", "unknown value 'pigeon'"),
         ({**GOOD, "labels": []}, "labels", "unknown field"),
+        ({**GOOD, "tags": ["sarcasm", "decoy"]}, "tags", "sorted"),
+        ({**GOOD, "tags": ["spicy"]}, "tags", "unknown tag 'spicy'"),
     ],
 )
 def test_each_problem_is_reported_with_file_line_and_field(
@@ -111,3 +113,16 @@ def test_test_set_is_separate_from_training(
     assert not {r.text.strip().lower() for r in test} & {
         r.text.strip().lower() for r in train_records
     }
+
+
+def test_datasheet_tables_match_the_data(project_settings: Settings) -> None:
+    from classifier.stats import composition, render, replace_tables
+
+    datasheet = (project_settings.training_data.parent / "README.md").read_text(encoding="utf-8")
+    named = {
+        "complaints": load_records(project_settings.training_data),
+        "test": load_records(project_settings.test_data),
+    }
+    named["all"] = named["complaints"] + named["test"]
+    expected = replace_tables(datasheet, render(composition(named), markdown=True))
+    assert datasheet == expected, "run: complaint-triage data stats training_data/ --update ..."
