@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.catalogue import DEPARTMENT_IDS
+from classifier.similarity import near_duplicate_pairs
 
 INDUSTRIES = frozenset(
     {
@@ -74,7 +75,7 @@ class DatasetError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in the data:\n{shown}{more}")
 
 
-def _check_object(obj: dict[str, Any], path: Path, line: int) -> list[Problem]:
+def check_object(obj: dict[str, Any], path: Path, line: int) -> list[Problem]:
     problems: list[Problem] = []
 
     def bad(field: str, problem: str) -> None:
@@ -129,9 +130,18 @@ def _to_record(obj: dict[str, Any]) -> Record:
     )
 
 
-def scan_file(path: Path) -> tuple[list[Record], list[Problem]]:
+@dataclass(frozen=True)
+class Located:
+    """A valid record and where it was read from."""
+
+    record: Record
+    path: Path
+    line: int
+
+
+def scan_file(path: Path) -> tuple[list[Located], list[Problem]]:
     """Read one JSONL file; return the valid records and every problem found."""
-    records: list[Record] = []
+    located: list[Located] = []
     problems: list[Problem] = []
     try:
         raw = path.read_bytes()
@@ -152,7 +162,7 @@ def scan_file(path: Path) -> tuple[list[Record], list[Problem]]:
         if not isinstance(obj, dict):
             problems.append(Problem(path, number, "line", "must be a JSON object"))
             continue
-        found = _check_object(obj, path, number)
+        found = check_object(obj, path, number)
         record_id = obj.get("id")
         if isinstance(record_id, str):
             if record_id in seen:
@@ -160,8 +170,8 @@ def scan_file(path: Path) -> tuple[list[Record], list[Problem]]:
             seen.setdefault(record_id, number)
         problems.extend(found)
         if not found:
-            records.append(_to_record(obj))
-    return records, problems
+            located.append(Located(_to_record(obj), path, number))
+    return located, problems
 
 
 def dataset_files(path: Path) -> list[Path]:
@@ -169,36 +179,34 @@ def dataset_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
 
 
-def check_paths(paths: Iterable[Path]) -> tuple[list[Record], list[Problem]]:
-    """Validate files and directories, including ids repeated across files."""
-    records: list[Record] = []
+def check_paths(
+    paths: Iterable[Path], *, near_duplicates: float | None = None
+) -> tuple[list[Record], list[Problem]]:
+    """Validate files and directories, including ids repeated across files and, when
+    `near_duplicates` is a cosine threshold, texts too similar within or across files."""
+    located: list[Located] = []
     problems: list[Problem] = []
     first_seen: dict[str, Path] = {}
     for path in paths:
         for file in dataset_files(path):
-            file_records, file_problems = scan_file(file)
+            file_located, file_problems = scan_file(file)
             problems.extend(file_problems)
-            for number, record in enumerate(file_records, start=1):
-                other = first_seen.setdefault(record.id, file)
+            for item in file_located:
+                other = first_seen.setdefault(item.record.id, file)
                 if other != file:
-                    problems.append(
-                        Problem(
-                            file,
-                            _line_of(file, record.id, number),
-                            "id",
-                            f"{record.id!r} also used in {other}",
-                        )
-                    )
-            records.extend(file_records)
-    return records, problems
-
-
-def _line_of(path: Path, record_id: str, fallback: int) -> int:
-    needle = json.dumps(record_id)
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return number
-    return fallback
+                    message = f"{item.record.id!r} also used in {other}"
+                    problems.append(Problem(file, item.line, "id", message))
+            located.extend(file_located)
+    if near_duplicates is not None:
+        texts = [item.record.text for item in located]
+        for i, j, cosine in near_duplicate_pairs(texts, near_duplicates):
+            first, second = located[i], located[j]
+            message = (
+                f"near-duplicate of {first.path}:{first.line} ({first.record.id}), "
+                f"word TF-IDF cosine {cosine:.2f} > {near_duplicates}"
+            )
+            problems.append(Problem(second.path, second.line, "text", message))
+    return [item.record for item in located], problems
 
 
 def load_records(path: Path) -> list[Record]:

@@ -126,3 +126,35 @@ def test_datasheet_tables_match_the_data(project_settings: Settings) -> None:
     named["all"] = named["complaints"] + named["test"]
     expected = replace_tables(datasheet, render(composition(named), markdown=True))
     assert datasheet == expected, "run: complaint-triage data stats training_data/ --update ..."
+
+
+def test_near_duplicates_are_flagged_within_and_across_files(tmp_path: Path) -> None:
+    base = "The courier left my parcel in the rain and the box was soaked through"
+    first = write(
+        tmp_path / "a.jsonl",
+        {**GOOD, "id": "a-1", "text": base},
+        {**GOOD, "id": "a-2", "text": "My invoice shows a charge I never agreed to"},
+        {**GOOD, "id": "a-3", "text": base + "!"},
+    )
+    second = write(tmp_path / "b.jsonl", {**GOOD, "id": "b-1", "text": base.upper()})
+    _, problems = check_paths([first, second], near_duplicates=0.9)
+    messages = sorted(str(p) for p in problems)
+    assert len(messages) == 3
+    assert f"{first}:3: text: near-duplicate of {first}:1 (a-1)" in messages[0]
+    assert any(
+        m.startswith(f"{second}:1: text: near-duplicate of {first}:1 (a-1)") for m in messages
+    )
+
+
+def test_different_complaints_are_not_near_duplicates(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.jsonl",
+        {**GOOD, "id": "a-1", "text": "The courier left my parcel in the rain"},
+        {**GOOD, "id": "a-2", "text": "The courier never came and my parcel is lost"},
+    )
+    assert check_paths([path], near_duplicates=0.9)[1] == []
+
+
+def test_shipped_data_has_no_near_duplicates(project_settings: Settings) -> None:
+    _, problems = check_paths([project_settings.training_data.parent], near_duplicates=0.9)
+    assert problems == []

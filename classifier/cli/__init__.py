@@ -8,25 +8,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from classifier import registry
 from classifier.case import CaseContext
-from classifier.catalogue import CatalogueError, load_catalogue
-from classifier.data import (
-    DatasetError,
-    Record,
-    check_paths,
-    dataset_files,
-    iter_jsonl,
-    load_records,
-)
+from classifier.catalogue import load_catalogue
+from classifier.cli.console import err, fail
+from classifier.cli.data import data_app, import_records
+from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
 from classifier.evaluation import format_report
 from classifier.policy import EscalationPolicy
 from classifier.settings import Settings, get_settings
-from classifier.stats import composition, render, replace_tables
 from classifier.training import model_card, new_model, train_model
 from classifier.triage import ModelHolder, build_service
 
@@ -35,14 +28,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-data_app = typer.Typer(help="Check and describe labelled datasets.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _load(settings: Settings, version: str | None) -> registry.LoadedModel:
@@ -52,7 +37,7 @@ def _load(settings: Settings, version: str | None) -> registry.LoadedModel:
             return registry.load(settings.models_dir, version, labels)
         return registry.load_champion(settings.models_dir, labels)
     except registry.ArtefactError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 @app.command()
@@ -103,7 +88,7 @@ def train(
         train_records = load_records(settings.training_data)
         test_records = load_records(settings.test_data) if settings.test_data.exists() else []
     except DatasetError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     steps = new_model(settings).cv + 1  # the cross-validation folds and the final fit
     with Progress(
         TextColumn("{task.description}"),
@@ -150,7 +135,7 @@ def evaluate(
     try:
         records = load_records(data or settings.test_data)
     except DatasetError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     policy = EscalationPolicy(
         settings.escalation_amount_limit, settings.escalation_previous_contacts
     )
@@ -178,16 +163,16 @@ def _inputs(
                     or not isinstance(obj.get("text"), str)
                     or not obj["text"].strip()
                 ):
-                    raise _fail(f"{input_file}:{number}: text: required, a non-empty string")
+                    raise fail(f"{input_file}:{number}: text: required, a non-empty string")
                 context = {k: v for k, v in obj.items() if k not in ("id", "text")}
                 items.append((obj.get("id"), obj["text"], context))
         except json.JSONDecodeError as exc:
-            raise _fail(f"{input_file}:{exc.lineno}: line: not valid JSON: {exc.msg}") from exc
+            raise fail(f"{input_file}:{exc.lineno}: line: not valid JSON: {exc.msg}") from exc
         return items
     if text is None or text == "-":
         text = sys.stdin.read()
     if not text.strip():
-        raise _fail("no complaint text given (argument, stdin or --input)")
+        raise fail("no complaint text given (argument, stdin or --input)")
     return [(None, text, {})]
 
 
@@ -217,7 +202,7 @@ def predict(
     try:
         contexts = [_context(raw) for _, _, raw in items]
     except ValueError as exc:
-        raise _fail(f"invalid case context: {exc}") from exc
+        raise fail(f"invalid case context: {exc}") from exc
     results = service.classify_many([t for _, t, _ in items], contexts)
     for (item_id, _, _), result in zip(items, results, strict=True):
         line = {
@@ -231,63 +216,5 @@ def predict(
         typer.echo(json.dumps(line, ensure_ascii=False))
 
 
-@data_app.command("stats")
-def data_stats(
-    paths: Annotated[list[Path], typer.Argument(help="JSONL files or directories of them.")],
-    markdown: Annotated[
-        bool, typer.Option("--markdown", help="Markdown tables for the datasheet.")
-    ] = False,
-    update: Annotated[
-        Path | None,
-        typer.Option(help="Rewrite the tables between the stats markers of this datasheet."),
-    ] = None,
-) -> None:
-    """Print the composition tables: labels, escalation, industries, channels, lengths, tags."""
-    named: dict[str, list[Record]] = {}
-    for path in paths:
-        for file in dataset_files(path):
-            try:
-                named[file.stem] = load_records(file)
-            except DatasetError as exc:
-                raise _fail(str(exc)) from exc
-    if len(named) > 1:
-        named["all"] = [r for records in list(named.values()) for r in records]
-    if update is None:
-        typer.echo(render(composition(named), markdown=markdown))
-        return
-    try:
-        update.write_text(
-            replace_tables(
-                update.read_text(encoding="utf-8"), render(composition(named), markdown=True)
-            ),
-            encoding="utf-8",
-        )
-    except ValueError as exc:
-        raise _fail(f"{update}: {exc}") from exc
-    typer.echo(f"updated the tables in {update}")
-
-
-@data_app.command("check")
-def data_check(
-    paths: Annotated[list[Path], typer.Argument(help="JSONL files or directories of them.")],
-) -> None:
-    """Validate labelled data; print `file:line: field: problem` per error, exit 1 on any."""
-    records, found = check_paths(paths)
-    problems = [str(p) for p in found]
-    for path in paths:
-        catalogue = path / "departments.toml"
-        if path.is_dir() and catalogue.exists():
-            try:
-                load_catalogue(catalogue)
-            except CatalogueError as exc:
-                problems.append(str(exc))
-    for problem in problems:
-        typer.echo(problem)
-    if problems:
-        err.print(f"{len(problems)} problem(s); {len(records)} valid record(s)")
-        raise typer.Exit(1)
-    typer.echo(f"ok: {len(records)} record(s)")
-
-
-if __name__ == "__main__":
-    app()
+app.add_typer(data_app, name="data")
+app.command("import")(import_records)
