@@ -34,6 +34,7 @@ lint: install
 
 bench: model
 	$(BIN)/python bench/triage_latency.py
+	$(BIN)/python bench/learning_curve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

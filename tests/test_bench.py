@@ -1,0 +1,45 @@
+"""The benchmark scripts run and produce what they promise (on small data, for speed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifier.data import Record
+from classifier.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def write(path: Path, records: list[Record]) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps({"id": r.id, "text": r.text, "departments": list(r.departments),
+                        "escalate": r.escalate}) + "\n"
+            for r in records
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    return path
+
+
+def test_learning_curve_prints_a_table_and_saves_a_png(
+    tmp_path: Path, tiny_records: list[Record]
+) -> None:
+    train = write(tmp_path / "train.jsonl", tiny_records[:200])
+    test = write(tmp_path / "test.jsonl", tiny_records[200:])
+    png = tmp_path / "curve.png"
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "learning_curve.py"), "--data", str(train),
+         "--test", str(test), "--fractions", "0.5,1.0", "--output", str(png)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["fraction", "records", "macro-F1"]
+    assert lines[1].split()[:2] == ["50%", "100"] and lines[2].split()[:2] == ["100%", "200"]
+    assert 0.0 <= float(lines[2].split()[2]) <= 1.0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
