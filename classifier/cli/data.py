@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from classifier.agreement import agreement
 from classifier.catalogue import CatalogueError, load_catalogue
 from classifier.cli.console import err, fail
 from classifier.data import DatasetError, Record, check_paths, dataset_files, load_records
@@ -157,3 +158,42 @@ def data_check(
         err.print(f"{len(problems)} problem(s); {len(records)} valid record(s)")
         raise typer.Exit(1)
     typer.echo(f"ok: {len(records)} record(s)")
+
+
+@data_app.command("agreement")
+def data_agreement(
+    first: Annotated[
+        Path, typer.Argument(help="Labels of the first labeller (JSONL or directory).")
+    ],
+    second: Annotated[Path, typer.Argument(help="Labels of the second labeller, same ids.")],
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table.")] = False,
+    show: Annotated[
+        bool, typer.Option("--disagreements", help="List the items they disagree on.")
+    ] = False,
+) -> None:
+    """Cohen's kappa per label between two labellings of the same complaints."""
+    try:
+        results, disagreements, shared = agreement(load_records(first), load_records(second))
+    except DatasetError as exc:
+        raise fail(str(exc)) from exc
+    if not shared:
+        raise fail("the two files share no ids")
+    if markdown:
+        typer.echo(
+            "| label | Cohen's kappa | raw agreement | first labeller + | second labeller + |"
+        )
+        typer.echo("|---|---|---|---|---|")
+        for r in results:
+            typer.echo(f"| {r.label} | {r.kappa:.2f} | {r.agreement:.1%} | "
+                       f"{r.first_positives} | {r.second_positives} |")  # fmt: skip
+    else:
+        typer.echo(f"{'label':<22}{'kappa':>7}{'agree':>8}{'first+':>8}{'second+':>9}")
+        for r in results:
+            typer.echo(f"{r.label:<22}{r.kappa:>7.2f}{r.agreement:>8.1%}"
+                       f"{r.first_positives:>8}{r.second_positives:>9}")  # fmt: skip
+    typer.echo(f"\n{shared} complaints labelled by both; {len(disagreements)} differ in some label")
+    if show:
+        for d in disagreements:
+            typer.echo(f"{d.id}: {', '.join(d.labels())}: first {list(d.first.departments)} "
+                       f"escalate={d.first.escalate}; second {list(d.second.departments)} "
+                       f"escalate={d.second.escalate}")  # fmt: skip
