@@ -58,8 +58,8 @@ def metrics(
 def evaluate(
     model: TriageModel, records: Sequence[Record], policy: EscalationPolicy
 ) -> dict[str, Any]:
-    """Evaluate as the service decides: thresholds per label, then the escalation policy
-    (with no CRM context, which a labelled dataset does not carry)."""
+    """Evaluate as the service decides: thresholds per label, then the escalation policy with
+    its text signals (and no CRM context, which a labelled dataset does not carry)."""
     labels = list(model.labels)
     truth = label_matrix(records, labels)
     predicted = model.predict([r.text for r in records])
@@ -67,8 +67,8 @@ def evaluate(
     empty = CaseContext()
     for i, row in enumerate(predicted):
         departments = [labels[j] for j in np.flatnonzero(row[:-1])]
-        decision = policy.rule_reasons(empty, departments)
-        predicted[i, -1] = int(bool(row[-1]) or bool(decision))
+        rules = policy.rule_reasons(empty, departments) or policy.signals(records[i].text)
+        predicted[i, -1] = int(bool(row[-1]) or bool(rules))
     return metrics(truth, predicted, labels, escalation_model=model_escalation)
 
 

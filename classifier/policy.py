@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from classifier.case import CaseContext
+from classifier.signals import Signal, detect
 
 
 @dataclass(frozen=True)
@@ -12,12 +14,14 @@ class EscalationDecision:
     escalate: bool
     probability: float
     reasons: tuple[str, ...]
+    signals: tuple[Signal, ...] = ()
 
 
 @dataclass(frozen=True)
 class EscalationPolicy:
-    """Explicit rules that escalate whatever the model says; the model escalates on its own
-    when its probability reaches its threshold."""
+    """Explicit rules that escalate whatever the model says: the case context (tier, contacts,
+    amount), senior_management predicted, and the escalation signals in the text. The model
+    escalates on its own when its probability reaches its threshold."""
 
     amount_limit: float = 1000.0
     previous_contacts_limit: int = 3
@@ -37,6 +41,10 @@ class EscalationPolicy:
             reasons.append("senior management must decide")
         return reasons
 
+    def signals(self, text: str) -> list[Signal]:
+        """The guide's escalation criteria that the text shows in words."""
+        return detect(text, amount_limit=self.amount_limit)
+
     def decide(
         self,
         *,
@@ -44,6 +52,7 @@ class EscalationPolicy:
         threshold: float,
         context: CaseContext,
         departments: list[str],
+        signals: Sequence[Signal] = (),
     ) -> EscalationDecision:
         reasons = []
         if probability >= threshold:
@@ -51,4 +60,5 @@ class EscalationPolicy:
                 f"model escalation probability {probability:.2f} is at or over {threshold:.2f}"
             )
         reasons.extend(self.rule_reasons(context, departments))
-        return EscalationDecision(bool(reasons), probability, tuple(reasons))
+        reasons.extend(f'{signal.reason}: "{signal.phrase}"' for signal in signals)
+        return EscalationDecision(bool(reasons), probability, tuple(reasons), tuple(signals))

@@ -137,6 +137,7 @@ class TriageService:
             threshold=float(model.escalation_threshold_),
             context=context,
             departments=[d.id for d in departments],
+            signals=self.policy.signals(text),
         )
         escalation_terms: tuple[str, ...] = ()
         if escalation.escalate:

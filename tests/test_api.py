@@ -53,6 +53,7 @@ def test_triage_returns_departments_escalation_and_drafts(
     )
     assert body["escalation"]["escalate"] is True
     assert "customer tier is vip" in body["escalation"]["reasons"]
+    assert body["escalation"]["signals"] == []
     assert set(body["probabilities"]) == {*catalogue.ids, "escalate"}
     assert [h["department"] for h in body["handoffs"]] == ids
     for handoff in body["handoffs"]:
@@ -171,3 +172,14 @@ def test_web_form_shows_the_result_without_javascript(client: TestClient) -> Non
 def test_web_form_reports_bad_input(client: TestClient) -> None:
     result = client.post("/", data={"text": "  "})
     assert result.status_code == 422 and "Please correct" in result.text
+
+
+def test_text_signals_are_named_with_offsets(client: TestClient) -> None:
+    text = "The parcel never came. If it is not here Friday I will see you in small claims court."
+    body = client.post("/v1/triage", json={"text": text}).json()
+    escalation = body["escalation"]
+    assert escalation["escalate"] is True
+    (signal,) = escalation["signals"]
+    assert signal["reason"] == "threat of legal action or a regulator complaint"
+    assert text[signal["start"] : signal["end"]] == signal["phrase"] == "small claims"
+    assert f'{signal["reason"]}: "small claims"' in escalation["reasons"]

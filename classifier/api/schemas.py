@@ -64,11 +64,19 @@ class DepartmentOut(BaseModel):
     quotes: list[Quote]
 
 
+class SignalOut(BaseModel):
+    reason: str
+    phrase: str
+    start: int = Field(description="Character offset of the phrase in the complaint text.")
+    end: int
+
+
 class EscalationOut(BaseModel):
     escalate: bool
     probability: float
     reasons: list[str]
     evidence: list[str]
+    signals: list[SignalOut]
 
 
 class HandoffOut(BaseModel):
@@ -124,6 +132,10 @@ class TriageResponse(BaseModel):
                 probability=round(c.escalation.probability, 4),
                 reasons=list(c.escalation.reasons),
                 evidence=list(c.escalation_evidence),
+                signals=[
+                    SignalOut(reason=g.reason, phrase=g.phrase, start=g.start, end=g.end)
+                    for g in c.escalation.signals
+                ],
             ),
             needs_review=c.needs_review,
             review_reasons=list(c.review_reasons),

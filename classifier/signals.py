@@ -1,0 +1,144 @@
+"""Escalation signals in the complaint text: the annotation guide's criteria that words can
+show, each reported as a named reason with the phrase that triggered it.
+
+These are a backstop beside the escalation model: explicit, explainable, and easy for an
+organisation to extend. Guards keep common decoys out ("legal tender", "not planning to sue",
+"my lawyer friend").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NEGATION_BEFORE = re.compile(
+    r"\b(not|no|never|n't|without|nor|don't|won't|isn't|wasn't|aren't)\W+(\w+\W+){0,3}$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    reason: str
+    phrase: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Rule:
+    reason: str
+    pattern: re.Pattern[str]
+    negatable: bool = True
+
+
+def _rule(reason: str, pattern: str, negatable: bool = True) -> _Rule:
+    return _Rule(reason, re.compile(pattern, re.IGNORECASE), negatable)
+
+
+_AUTHORITIES = (  # regulators and ombudsmen a customer may take a complaint to
+    r"ombudsman|ofcom|ofgem|ofwat|\bfca\b|\bcaa\b|\bico\b|trading standards|"
+    r"financial conduct authority|information commissioner|citizens advice|regulator"
+)
+RULES: tuple[_Rule, ...] = (
+    _rule(
+        "threat of legal action or a regulator complaint",
+        r"\b(my|our|the family's) (lawyer|solicitor|attorney)s?\b(?! friend)|"
+        r"\b(instruct|consult|contact|speak(ing)? to|hire|hiring|engage)\w* (a |my |our )?"
+        r"(lawyer|solicitor|attorney)|\bsue\b|\bsuing\b|legal action|legal proceedings|"
+        r"small claims|(take|taking|see|seeing|go|going|drag)\w* (you |this |them |it )?"
+        r"(to |in )court|court action|county court|letter before (action|claim)|"
+        r"(report|complain|refer|escalat|go|going|writ|tak|contact)\w* "
+        r"(this |you |it |the matter )?(to )?(the )?(" + _AUTHORITIES + r")",
+    ),
+    _rule(
+        "risk to safety or health",
+        r"\binjur(y|ies|ed)\b|\bhurt\b|\bburn(ed|t|s)\b|caught fire|\bon fire\b|\bsmoke\b|"
+        r"electric shock|\bsparking\b|\bhospital\b|\bA&E\b|allergic reaction|anaphyla|"
+        r"food poisoning|carbon monoxide|gas leak|\bunsafe\b|\bdangerous\b|brakes? (fail|went)|"
+        r"\bfell\b|\bfracture|\bchoking\b|\bmould\b.*\b(asthma|breath)",
+    ),
+    _rule(
+        "personal data breach or data-protection request",
+        r"\bgdpr\b|data protection|data breach|subject access|\bDSAR\b|"
+        r"right to (be forgotten|erasure)|(delete|erase) (all )?my (personal )?"
+        r"(data|details|information)|someone else'?s (details|data|account|address|name)|"
+        r"(my|our) (data|details) (was|were|has been|have been) (leaked|shared|sold)",
+        negatable=False,
+    ),
+    _rule(
+        "public attention: press, social media reach or a campaign",
+        r"\bjournalist|newspaper|\bthe press\b|press office|\bBBC\b|\bITV\b|local paper|"
+        r"\bgo(ing|ne)? viral\b|\b\d[\d,.]*\s?k? followers|\bpetition\b|\bcampaign\b|"
+        r"\bmy MP\b|\bwatchdog\b|\bon the radio\b|\bTikTok\b",
+    ),
+    _rule(
+        "repeated contact or long unresolved",
+        r"\b(third|fourth|fifth|sixth|3rd|4th|5th|6th) (call|email|e-mail|message|letter|"
+        r"complaint|request|chase|attempt to (get|reach|contact))|"
+        r"\b(third|fourth|fifth|3rd|4th|5th) time (i|we)('ve| have)? (called|rung|rang|phoned|"
+        r"emailed|written|wrote|contacted|asked|chased|complained)|"
+        r"\b(called|rung|rang|phoned|emailed|written|wrote|contacted|chased|messaged)"
+        r"( to)?( you| us)? (three|four|five|six|seven|\d+) times|"
+        r"(waiting|waited|been|chasing|outstanding|unresolved|still)\w*( for)?"
+        r"( over| nearly| almost)? (two|three|four|five|six|\d+) (months|weeks)\b|"
+        r"\bover a month\b",
+        negatable=False,
+    ),
+    _rule(
+        "vulnerable customer",
+        r"\bbereave|passed away|\bdied\b|\bfuneral\b|\bwidow|\bcancer\b|\bterminal(ly)? ill|"
+        r"chemotherapy|\bdisabled\b|\bdisability\b|\bwheelchair\b|\bblind\b|\bdeaf\b|"
+        r"\bdementia\b|\bhardship\b|can'?t afford|food bank|\boxygen\b|\bdialysis\b|\bcarer\b",
+    ),
+    _rule(
+        "systemic problem affecting many customers",
+        r"\boutage\b|\brecall\b|\b(hundreds|thousands) of\b|\beveryone (else|on|in)\b|"
+        r"\bwhole (street|estate|area|town|village|building)\b|\ball (your )?customers\b|"
+        r"\bother customers\b|\bnationwide\b",
+    ),
+    _rule(
+        "claim of discrimination or unequal treatment",
+        r"\bdiscriminat|\bracis[tm]\b|\bsexis[tm]\b|\bhomophob|\bageis[tm]\b|"
+        r"because (of )?(I am|I'm|my) (black|muslim|jewish|disabled|gay|a woman|foreign|old)|"
+        r"equality act|\bprejudice",
+        negatable=False,
+    ),
+)
+
+_AMOUNT = re.compile(
+    r"(?:(?P<sym>[£$€]|(?:EUR|GBP|USD|CHF)\b)\s?(?P<a>\d{1,3}(?:[,.]\d{3})+|\d+)(?:\.\d{1,2})?(?P<k>k\b)?)|"
+    r"(?:(?P<b>\d{1,3}(?:[,.]\d{3})+|\d+)(?:\.\d{1,2})?(?P<k2>k\b)?\s?(?:EUR|GBP|USD|euros?|pounds|dollars)\b)",
+    re.IGNORECASE,
+)
+
+
+def amounts(text: str) -> list[tuple[float, str, int, int]]:
+    """Money amounts written in the text: (value, as written, start, end)."""
+    found = []
+    for match in _AMOUNT.finditer(text):
+        digits = match.group("a") or match.group("b") or "0"
+        value = float(re.sub(r"[,.]", "", digits))
+        if match.group("k") or match.group("k2"):
+            value *= 1000
+        found.append((value, match.group().strip(), match.start(), match.end()))
+    return found
+
+
+def detect(text: str, *, amount_limit: float) -> list[Signal]:
+    """The escalation signals in `text`, at most one per reason, in rule order."""
+    # Quoted earlier correspondence ("> ...") is our own or old text, not the customer's words.
+    own = re.sub(r"(?m)^[ \t]*>.*$", lambda m: " " * len(m.group()), text)
+    signals = []
+    for rule in RULES:
+        for match in rule.pattern.finditer(own):
+            before = own[max(0, match.start() - 40) : match.start()]
+            if rule.negatable and _NEGATION_BEFORE.search(before):
+                continue
+            signals.append(Signal(rule.reason, match.group(), match.start(), match.end()))
+            break
+    large = [a for a in amounts(own) if a[0] >= amount_limit]
+    if large:
+        value, written, start, end = max(large)
+        signals.append(Signal(f"a large sum at stake ({written})", written, start, end))
+    return signals

@@ -1,0 +1,87 @@
+"""Escalation signals in the text: each criterion, and the decoys that must not fire."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.case import CaseContext
+from classifier.policy import EscalationPolicy
+from classifier.signals import amounts, detect
+
+
+def reasons(text: str) -> list[str]:
+    return [s.reason for s in detect(text, amount_limit=1000)]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("If this isn't fixed I will take it to the small claims court.", "threat of legal action"),
+        ("I have instructed a solicitor.", "threat of legal action"),
+        ("I'm reporting you to Ofcom tomorrow.", "threat of legal action"),
+        ("The kettle caught fire and burned my hand.", "risk to safety"),
+        ("Please delete all my personal data under GDPR.", "personal data breach"),
+        ("A journalist at the local paper wants to run this.", "public attention"),
+        ("This is the fourth email I have sent about it.", "repeated contact"),
+        ("I have called you five times.", "repeated contact"),
+        ("My husband passed away in May and the bills keep coming.", "vulnerable customer"),
+        ("There is an outage across the whole estate.", "systemic problem"),
+        (
+            "I was refused service because I'm disabled, that's discrimination.",
+            "claim of discrimination",
+        ),
+        ("You charged me £1,240 twice.", "a large sum at stake"),
+    ],
+)
+def test_each_criterion_is_detected_with_its_reason(text: str, reason: str) -> None:
+    assert any(r.startswith(reason) for r in reasons(text)), reasons(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is this legal tender? The machine refused my coins.",
+        "My friend who is a lawyer says your app is great.",
+        "I am not planning to sue, I just want it fixed.",
+        "The refund policy page has a typo.",
+        "The 07:42 was cancelled, 3rd time this week.",
+        "Our washing machine is 14 months old and leaks.",
+        "Refund of £85.50 please.",
+        "Thanks, all sorted now.",
+    ],
+)
+def test_decoys_negations_and_plain_complaints_do_not_fire(text: str) -> None:
+    assert reasons(text) == []
+
+
+def test_quoted_earlier_correspondence_is_not_the_customers_words() -> None:
+    text = (
+        "Still no refund.\n"
+        "> On 3 May, Support wrote:\n"
+        "> You have the right to refer your complaint to the Financial Ombudsman.\n"
+    )
+    assert reasons(text) == []
+
+
+def test_signal_offsets_point_at_the_phrase() -> None:
+    text = "Hello. My solicitor will be in touch about order 5512."
+    (signal,) = detect(text, amount_limit=1000)
+    assert text[signal.start : signal.end] == signal.phrase == "My solicitor"
+
+
+def test_amounts_are_read_in_several_notations() -> None:
+    values = [a[0] for a in amounts("£1,240.50 and EUR 2.300 and 40k USD and 99 pounds")]
+    assert values == [1240.0, 2300.0, 40000.0, 99.0]
+
+
+def test_policy_escalates_on_a_text_signal_and_names_it() -> None:
+    policy = EscalationPolicy(amount_limit=1000)
+    text = "I will take this to the ombudsman."
+    decision = policy.decide(
+        probability=0.05, threshold=0.5, context=CaseContext(), departments=[],
+        signals=policy.signals(text),
+    )  # fmt: skip
+    assert decision.escalate
+    assert decision.reasons == (
+        'threat of legal action or a regulator complaint: "take this to the ombudsman"',
+    )
