@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from classifier.catalogue import DEPARTMENT_IDS
-from classifier.data import DatasetError, Record, check_paths, load_records, sha256_of
+from classifier.data import TAGS, DatasetError, Record, check_paths, load_records, sha256_of
 from classifier.settings import Settings
 
 GOOD = {"id": "c-1", "text": "refund??", "departments": ["finance"], "escalate": False}
@@ -92,23 +93,42 @@ def test_shipped_training_and_test_data_are_valid(project_settings: Settings) ->
     assert len(records) >= 750
 
 
-def test_training_data_has_the_promised_composition(train_records: list[Record]) -> None:
-    assert len(train_records) >= 600
+PLAUSIBLE_PAIRS = [
+    ("finance", "legal_compliance"), ("finance", "logistics_operations"),
+    ("engineering_qc", "technical_support"), ("marketing_pr", "senior_management"),
+    ("finance", "sales"), ("marketing_pr", "sales"), ("engineering_qc", "legal_compliance"),
+    ("legal_compliance", "marketing_pr"), ("logistics_operations", "sales"),
+    ("marketing_pr", "product_management"),
+]  # fmt: skip
+
+
+def test_training_data_has_the_promised_composition(
+    project_settings: Settings, train_records: list[Record]
+) -> None:
+    everything = train_records + load_records(project_settings.test_data)
+    assert len(everything) >= 3000
     positives = Counter(d for r in train_records for d in r.departments)
-    assert {d: positives[d] for d in DEPARTMENT_IDS if positives[d] < 40} == {}
+    assert {d: positives[d] for d in DEPARTMENT_IDS if positives[d] < 250} == {}
     share = sum(r.escalate for r in train_records) / len(train_records)
-    assert 0.20 <= share <= 0.40
-    assert len({r.industry for r in train_records}) >= 8
-    assert len({r.channel for r in train_records}) >= 4
+    assert 0.25 <= share <= 0.40
+    assert sum(not r.departments for r in train_records) / len(train_records) >= 0.05
+    pairs = Counter(
+        (a, b) for r in everything for a in r.departments for b in r.departments if a < b
+    )
+    assert {p: pairs[p] for p in PLAUSIBLE_PAIRS if pairs[p] < 20} == {}
+    tags = Counter(t for r in everything for t in r.tags)
+    assert {t: tags[t] for t in TAGS if tags[t] < 60} == {}
+    assert len({r.industry for r in everything}) >= 12
+    assert len({r.channel for r in everything}) == 6
     lengths = sorted(len(r.text.split()) for r in train_records)
-    assert lengths[0] <= 5 and lengths[-1] >= 200
+    assert lengths[0] <= 3 and lengths[-1] >= 300
 
 
 def test_test_set_is_separate_from_training(
     project_settings: Settings, train_records: list[Record]
 ) -> None:
     test = load_records(project_settings.test_data)
-    assert len(test) >= 150
+    assert len(test) >= 500
     assert not {r.id for r in test} & {r.id for r in train_records}
     assert not {r.text.strip().lower() for r in test} & {
         r.text.strip().lower() for r in train_records
@@ -158,3 +178,13 @@ def test_different_complaints_are_not_near_duplicates(tmp_path: Path) -> None:
 def test_shipped_data_has_no_near_duplicates(project_settings: Settings) -> None:
     _, problems = check_paths([project_settings.training_data.parent], near_duplicates=0.9)
     assert problems == []
+
+
+def test_frozen_test_items_are_never_edited(project_settings: Settings) -> None:
+    """Each released prefix of test.jsonl keeps its sha256: items are only ever appended."""
+    lines = project_settings.test_data.read_bytes().splitlines(keepends=True)
+    frozen = project_settings.test_data.with_suffix(".frozen").read_text(encoding="utf-8")
+    releases = [row.split() for row in frozen.splitlines() if row and not row.startswith("#")]
+    assert releases
+    for count, digest in releases:
+        assert hashlib.sha256(b"".join(lines[: int(count)])).hexdigest() == digest, count
