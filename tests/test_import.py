@@ -92,15 +92,19 @@ def test_mapping_to_an_unknown_id_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_writes_nothing_and_exits_1_on_bad_rows(tmp_path: Path) -> None:
+    # A long path: messages must not be wrapped whatever the terminal width.
+    export = tmp_path / ("deep-" * 20) / "crm_export.csv"
+    export.parent.mkdir()
+    export.write_bytes(EXPORT.read_bytes())
     output = tmp_path / "out.jsonl"
     result = runner.invoke(app, [
-        "import", str(EXPORT), "--text-column", "Complaint body", "--departments-column", "Teams",
+        "import", str(export), "--text-column", "Complaint body", "--departments-column", "Teams",
         "--escalate-column", "Escalated", "--id-column", "Ticket", "--mapping", str(MAPPING),
         "--output", str(output),
     ])  # fmt: skip
     assert result.exit_code == 1
-    assert f"{EXPORT}:8: Teams: unknown department name 'Warehouse'" in result.output
-    assert "nothing written" in result.output
+    assert f"{export}:8: Teams: unknown department name 'Warehouse'" in result.output
+    assert f"6 problem(s) in {export}; nothing written" in result.output
     assert not output.exists()
 
 
