@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     review_margin: float = Field(
         0.1, description="A probability this close to its threshold marks needs_review."
     )
+    review_min_words: int = Field(
+        3, description="A complaint with fewer words than this is too short to judge."
+    )
     max_body_bytes: int = Field(65_536, description="Largest HTTP request body accepted.")
     workday_start_hour: int = Field(9, description="Working hours start (local hour).")
     workday_end_hour: int = Field(17, description="Working hours end (local hour).")

@@ -15,6 +15,7 @@ from classifier.case import CaseContext
 from classifier.catalogue import Catalogue
 from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, HandoffDraft
 from classifier.evidence import Span, find_evidence, summary
+from classifier.language import detect_language
 from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.registry import LoadedModel
 from classifier.settings import Settings
@@ -61,6 +62,7 @@ class Classification:
     escalation_evidence: tuple[str, ...]
     needs_review: bool
     review_reasons: tuple[str, ...]
+    language: str | None = None  # detected; None when the text is too short to tell
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,14 @@ class TriageService:
         drafter: Drafter,
         review_margin: float,
         clock: Callable[[], datetime],
+        review_min_words: int = 3,
     ) -> None:
         self.holder = holder
         self.catalogue = catalogue
         self.policy = policy
         self.drafter = drafter
         self.review_margin = review_margin
+        self.review_min_words = review_min_words
         self.clock = clock
 
     def _loaded(self) -> LoadedModel:
@@ -151,6 +155,12 @@ class TriageService:
         ]
         if not departments:
             reasons.append("no department clears its threshold")
+        words = len(text.split())
+        if words < self.review_min_words:
+            reasons.append(f"too short to judge ({words} word{'s' if words != 1 else ''})")
+        language = detect_language(text)
+        if language.code not in (None, "en"):
+            reasons.append(f"written in {language.name}; the model was trained on English only")
         return Classification(
             model_version=loaded.version,
             departments=tuple(departments),
@@ -162,6 +172,7 @@ class TriageService:
             escalation_evidence=escalation_terms,
             needs_review=bool(reasons),
             review_reasons=tuple(reasons),
+            language=language.code,
         )
 
     def triage(self, text: str, context: CaseContext) -> TriageResult:
@@ -226,5 +237,6 @@ def build_service(settings: Settings, holder: ModelHolder, catalogue: Catalogue)
         ),
         drafter=drafter,
         review_margin=settings.review_margin,
+        review_min_words=settings.review_min_words,
         clock=lambda: datetime.now(zone),
     )

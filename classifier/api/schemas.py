@@ -103,6 +103,7 @@ class TriageResponse(BaseModel):
     escalation: EscalationOut
     needs_review: bool
     review_reasons: list[str]
+    language: str | None = Field(description="Detected language code; null if too short.")
     summary: str
     handoffs: list[HandoffOut]
     customer_message: MessageOut
@@ -139,6 +140,7 @@ class TriageResponse(BaseModel):
             ),
             needs_review=c.needs_review,
             review_reasons=list(c.review_reasons),
+            language=c.language,
             summary=result.summary,
             handoffs=[
                 HandoffOut(
