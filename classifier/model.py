@@ -12,10 +12,12 @@ import re
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -55,6 +57,14 @@ def recall_threshold(truth: NDArray[np.int_], proba: Matrix, target: float) -> f
         if np.mean(proba[positives] >= threshold) >= target:
             return float(threshold)
     return float(_THRESHOLD_GRID[0])
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One text's non-zero features: column indices and their TF-IDF values."""
+
+    indices: NDArray[np.int_]
+    data: Matrix
 
 
 class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -174,6 +184,43 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """0/1 decisions with each column's own threshold, shape (n, len(labels) + 1)."""
         return (self.predict_proba(X) >= self.all_thresholds_).astype(np.int_)
 
+    # -- the single-complaint fast path ----------------------------------------------------
+    def vectorize_one(self, text: str) -> FeatureRow:
+        """The feature row of one text, from the two vectorizers called directly: the same
+        values as the FeatureUnion gives, without its per-call overhead."""
+        check_is_fitted(self, "features_")
+        (_, word), (_, char) = self.features_.transformer_list
+        word_row = word.transform([text])
+        char_row = char.transform([text])
+        offset = len(word.vocabulary_)
+        return FeatureRow(
+            np.concatenate([word_row.indices, char_row.indices + offset]),
+            np.concatenate([word_row.data, char_row.data]),
+        )
+
+    def _scoring(self) -> tuple[Matrix, Matrix]:
+        """Coefficients of every column stacked once (not pickled: derived from the fit)."""
+        cached = self.__dict__.get("_scoring_cache")
+        if cached is None:
+            weights = np.vstack([self._coefficients(c) for c in range(len(self.labels) + 1)])
+            estimators = [*self.departments_.estimators_, self.escalation_]
+            bias = np.array(
+                [float(np.ravel(getattr(e, "intercept_", [0.0]))[0]) for e in estimators]
+            )
+            cached = self.__dict__["_scoring_cache"] = (weights, bias)
+        return cached
+
+    def predict_proba_row(self, row: FeatureRow) -> Matrix:
+        """Probabilities for one vectorized text, equal to `predict_proba` on it."""
+        weights, bias = self._scoring()
+        scores = weights[:, row.indices] @ row.data + bias
+        return np.asarray(1.0 / (1.0 + np.exp(-scores)), dtype=np.float64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().__getstate__()
+        state.pop("_scoring_cache", None)
+        return state
+
     # -- explanations ----------------------------------------------------------------------
     def _coefficients(self, column: int) -> Matrix:
         if column == len(self.labels):
@@ -185,17 +232,13 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             return np.zeros(len(self.feature_names_out_), dtype=np.float64)
         return np.asarray(coef, dtype=np.float64).ravel()
 
-    def term_contributions(self, text: str, column: int) -> dict[str, float]:
-        """How much each word of `text` raised the score of `column` (log-odds units).
+    def _attribution(self, text: str, row: FeatureRow) -> tuple[list[str], csr_matrix]:
+        """The words of `text` and, per non-zero feature, its value shared among them.
 
         Word n-gram weights go to their words (a bigram's weight is split between its two
         words); a character n-gram's weight is split between the words that contain it, so
         misspelt words ("refnd") still get credit for what they resemble.
         """
-        check_is_fitted(self, "features_")
-        row = self.features_.transform([text]).tocsr()
-        coef = self._coefficients(column)
-        names = self.feature_names_out_
         word_to_ws: dict[str, set[str]] = defaultdict(set)
         char_owners: dict[str, set[str]] = defaultdict(set)
         lo, hi = self.char_ngram_range
@@ -210,18 +253,37 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     char_owners[padded[start : start + n]].add(term)
             for word in re.findall(r"\w\w+", chunk):
                 word_to_ws[word].add(term)
-        scores: dict[str, float] = defaultdict(float)
-        for index, value in zip(row.indices, row.data, strict=True):
-            weight = float(value * coef[index])
+        terms: dict[str, int] = {}
+        rows, cols, values = [], [], []
+        names = self.feature_names_out_
+        for position, (index, value) in enumerate(zip(row.indices, row.data, strict=True)):
             kind, _, feature = str(names[index]).partition("__")
             if kind == "word":
                 words = feature.split(" ")
-                for word in words:
-                    owners = word_to_ws.get(word) or {word}
-                    for owner in owners:
-                        scores[owner] += weight / (len(words) * len(owners))
+                shares = [(o, 1 / (len(words) * len(word_to_ws.get(w) or {w})))
+                          for w in words for o in (word_to_ws.get(w) or {w})]  # fmt: skip
             else:
                 owners = char_owners.get(feature, set())
-                for owner in owners:
-                    scores[owner] += weight / len(owners)
-        return dict(scores)
+                shares = [(o, 1 / len(owners)) for o in owners]
+            for owner, fraction in shares:
+                rows.append(position)
+                cols.append(terms.setdefault(owner, len(terms)))
+                values.append(float(value) * fraction)
+        matrix = csr_matrix((values, (rows, cols)), shape=(len(row.indices), len(terms)))
+        return list(terms), matrix
+
+    def term_contributions_many(
+        self, text: str, columns: Sequence[int], row: FeatureRow | None = None
+    ) -> list[dict[str, float]]:
+        """How much each word of `text` raised the score of each of `columns` (log-odds)."""
+        row = row if row is not None else self.vectorize_one(text)
+        terms, shares = self._attribution(text, row)
+        weights = self._scoring()[0][list(columns)][:, row.indices]
+        scores = np.asarray((shares.T @ weights.T).T)
+        return [dict(zip(terms, map(float, column), strict=True)) for column in scores]
+
+    def term_contributions(
+        self, text: str, column: int, row: FeatureRow | None = None
+    ) -> dict[str, float]:
+        """How much each word of `text` raised the score of `column` (log-odds units)."""
+        return self.term_contributions_many(text, [column], row)[0]

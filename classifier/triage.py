@@ -16,6 +16,7 @@ from classifier.catalogue import Catalogue
 from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, HandoffDraft
 from classifier.evidence import Span, find_evidence, summary
 from classifier.language import detect_language
+from classifier.model import FeatureRow
 from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.registry import LoadedModel
 from classifier.settings import Settings
@@ -109,44 +110,49 @@ class TriageService:
         """Departments, escalation and review flags for many complaints, without drafts."""
         loaded = self._loaded()
         model = loaded.model
+        if len(texts) == 1:  # the fast path: vectorize once, reuse the row for evidence
+            row = model.vectorize_one(texts[0])
+            proba = list(map(float, model.predict_proba_row(row)))
+            return [self._classification(loaded, texts[0], contexts[0], proba, row)]
         probabilities = model.predict_proba(list(texts))
         return [
-            self._classification(loaded, text, context, list(map(float, row)))
-            for text, context, row in zip(texts, contexts, probabilities, strict=True)
+            self._classification(loaded, text, context, list(map(float, p)), None)
+            for text, context, p in zip(texts, contexts, probabilities, strict=True)
         ]
 
     def _classification(
-        self, loaded: LoadedModel, text: str, context: CaseContext, row: list[float]
+        self,
+        loaded: LoadedModel,
+        text: str,
+        context: CaseContext,
+        row: list[float],
+        features: FeatureRow | None,
     ) -> Classification:
         model = loaded.model
         labels = list(model.labels)
         thresholds = [float(t) for t in model.thresholds_]
-        departments = []
-        for column, label in enumerate(labels):
-            if row[column] >= thresholds[column]:
-                evidence = find_evidence(text, model.term_contributions(text, column))
-                departments.append(
-                    LabelResult(
-                        label,
-                        self.catalogue.name(label),
-                        row[column],
-                        thresholds[column],
-                        evidence.terms,
-                        evidence.quotes,
-                    )
-                )
-        departments.sort(key=lambda d: -d.probability)
+        predicted = [c for c, label in enumerate(labels) if row[c] >= thresholds[c]]
         escalation = self.policy.decide(
             probability=row[-1],
             threshold=float(model.escalation_threshold_),
             context=context,
-            departments=[d.id for d in departments],
+            departments=[labels[c] for c in predicted],
             signals=self.policy.signals(text),
         )
+        # One attribution of the text serves every label's evidence.
+        columns = predicted + ([len(labels)] if escalation.escalate else [])
+        contributions = model.term_contributions_many(text, columns, features) if columns else []
+        departments = []
+        for column, scores in zip(predicted, contributions, strict=False):
+            evidence = find_evidence(text, scores)
+            departments.append(
+                LabelResult(labels[column], self.catalogue.name(labels[column]), row[column],
+                            thresholds[column], evidence.terms, evidence.quotes)
+            )  # fmt: skip
+        departments.sort(key=lambda d: -d.probability)
         escalation_terms: tuple[str, ...] = ()
         if escalation.escalate:
-            contributions = model.term_contributions(text, len(labels))
-            escalation_terms = find_evidence(text, contributions).terms
+            escalation_terms = find_evidence(text, contributions[-1]).terms
         reasons = [
             f"{label} probability {row[c]:.2f} is within {self.review_margin:.2f} of its "
             f"threshold {thresholds[c]:.2f}"

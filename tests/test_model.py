@@ -104,3 +104,19 @@ def test_term_contributions_credit_the_words_that_raise_a_label(
     scores = tiny_model.term_contributions(TEXTS[0], finance)
     top = sorted(scores, key=lambda t: -scores[t])[:4]
     assert {"refund", "charged", "payment"} & set(top)
+
+
+def test_single_text_fast_path_gives_the_pipelines_probabilities(
+    tiny_model: TriageModel, tiny_records: list[Record]
+) -> None:
+    texts = [*TEXTS, *(r.text for r in tiny_records[:60]), "refnd?? ", "ÄÖÜ ünïcode ✓"]
+    fast = np.array([tiny_model.predict_proba_row(tiny_model.vectorize_one(t)) for t in texts])
+    np.testing.assert_allclose(fast, tiny_model.predict_proba(texts), rtol=0, atol=1e-12)
+
+
+def test_fast_path_cache_is_not_saved_with_the_model(tiny_model: TriageModel) -> None:
+    import pickle
+
+    tiny_model.predict_proba_row(tiny_model.vectorize_one(TEXTS[0]))
+    assert "_scoring_cache" in tiny_model.__dict__
+    assert "_scoring_cache" not in pickle.loads(pickle.dumps(tiny_model)).__dict__
