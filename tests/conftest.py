@@ -15,6 +15,7 @@ from classifier.data import Record, load_records
 from classifier.evaluation import label_matrix
 from classifier.model import TriageModel
 from classifier.settings import PROJECT_ROOT, Settings
+from classifier.triage import ModelHolder, TriageService, build_service
 
 TINY_SIZE = 300
 
@@ -73,3 +74,11 @@ def models_dir_with_champion(tmp_path: Path, tiny_model: TriageModel) -> tuple[P
     registry.save(models_dir, tiny_model, metadata, "# card\n", version)
     registry.set_champion(models_dir, version)
     return models_dir, version
+
+
+@pytest.fixture(scope="session")
+def service(
+    project_settings: Settings, catalogue: Catalogue, tiny_loaded: registry.LoadedModel
+) -> TriageService:
+    """The triage service around the tiny model."""
+    return build_service(project_settings, ModelHolder(tiny_loaded), catalogue)

@@ -1,0 +1,57 @@
+"""Evidence is located precisely and is faithful: without it, the label's probability drops."""
+
+from __future__ import annotations
+
+import statistics
+
+from classifier.case import CaseContext
+from classifier.data import Record
+from classifier.evidence import sentences
+from classifier.triage import TriageService
+
+
+def test_quote_offsets_point_into_the_text_and_contain_the_terms(
+    service: TriageService, tiny_records: list[Record]
+) -> None:
+    texts = [r.text for r in tiny_records[:80]] + [
+        "Ünïcode café — I was charged twice (£89.99)!! Refund please.\n\n> quoted reply",
+    ]
+    checked = 0
+    for text in texts:
+        for label in service.classify_many([text], [CaseContext()])[0].departments:
+            for quote in label.quotes:
+                assert text[quote.start : quote.end] == quote.text
+                checked += 1
+            # up to five terms, at most three quoted sentences: every term is in the text
+            assert all(term in text.lower() for term in label.terms)
+    assert checked > 50
+
+
+def test_removing_the_evidence_sentences_lowers_the_labels_probability(
+    service: TriageService, tiny_records: list[Record]
+) -> None:
+    model = service.holder.current.model  # type: ignore[union-attr]
+    labels = list(model.labels)
+    drops = []
+    for record in tiny_records[:150]:
+        text = record.text
+        for label in service.classify_many([text], [CaseContext()])[0].departments:
+            if not label.quotes:
+                continue
+            cut = text
+            for quote in sorted(label.quotes, key=lambda q: -q.start):
+                cut = cut[: quote.start] + cut[quote.end :]
+            after = model.predict_proba([cut])[0][labels.index(label.id)]
+            drops.append(label.probability - after)
+    assert len(drops) > 50
+    assert sum(d > 0 for d in drops) / len(drops) >= 0.95
+    assert statistics.median(drops) > 0.15
+
+
+def test_sentences_keep_amounts_and_closing_quotes_whole() -> None:
+    text = 'I paid £89.99 on 3.4.2025. They said "delivered." But nothing came!'
+    assert [s.text for s in sentences(text)] == [
+        "I paid £89.99 on 3.4.2025.",
+        'They said "delivered."',
+        "But nothing came!",
+    ]
