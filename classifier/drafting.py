@@ -17,14 +17,10 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescap
 from jinja2.sandbox import SandboxedEnvironment
 
 from classifier.catalogue import Catalogue
+from classifier.money import amounts
 from classifier.working_hours import WorkingHours
 
 _REFERENCE = re.compile(r"(?<![\w-])(?:[A-Z]{1,5}[-#/]?)?#?\d{4,}(?:[-/]\d+)*(?![\w-])")
-_AMOUNT = re.compile(
-    r"(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:EUR|GBP|USD|CHF|euros?|"
-    r"pounds|dollars|kr|zł))",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,7 @@ def references_in(text: str) -> dict[str, list[str]]:
 
     return {
         "references": unique(_REFERENCE.findall(text)),
-        "amounts": unique(_AMOUNT.findall(text)),
+        "amounts": unique([written for _, written, _, _ in amounts(text)]),
     }
 
 

@@ -8,8 +8,17 @@ from dataclasses import dataclass
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-_WS_TOKEN = re.compile(r"\S+")
+# Terms are whitespace tokens without edge punctuation, lower-cased; the model's attribution
+# and the evidence here must cut text the same way, so both use these.
+WS_TOKEN = re.compile(r"\S+")
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
+
+
+def term_of(chunk: str) -> str:
+    """The term a whitespace token stands for: lower-cased, edge punctuation removed."""
+    return _EDGE_PUNCT.sub("", chunk.lower())
+
+
 # A sentence ends at . ! or ? followed by white space (not "89.99" or "e.g.x"), or a newline.
 _BOUNDARY = re.compile(r"(?<=[.!?])(?P<close>[\"'\u201d\u2019)\]]*)\s+|\n+")
 _SIGNATURE_START = re.compile(
@@ -50,8 +59,8 @@ def sentences(text: str) -> list[Span]:
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     """(normalised term, start, end) for each whitespace token, edge punctuation removed."""
     found = []
-    for match in _WS_TOKEN.finditer(text):
-        term = _EDGE_PUNCT.sub("", match.group().lower())
+    for match in WS_TOKEN.finditer(text):
+        term = term_of(match.group())
         if not term:
             continue
         inner = match.group().lower().find(term)

@@ -28,11 +28,10 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
 from classifier.catalogue import DEPARTMENT_IDS
+from classifier.evidence import WS_TOKEN, term_of
 
 Matrix = NDArray[np.float64]
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
-_WS_TOKEN = re.compile(r"\S+")
-_EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 
 
 def _f1(truth: NDArray[np.int_], predicted: NDArray[np.bool_]) -> float:
@@ -242,9 +241,9 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         word_to_ws: dict[str, set[str]] = defaultdict(set)
         char_owners: dict[str, set[str]] = defaultdict(set)
         lo, hi = self.char_ngram_range
-        for match in _WS_TOKEN.finditer(text.lower()):
+        for match in WS_TOKEN.finditer(text.lower()):
             chunk = match.group()
-            term = _EDGE_PUNCT.sub("", chunk)
+            term = term_of(chunk)
             if not term:
                 continue
             padded = f" {chunk} "

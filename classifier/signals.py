@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from classifier.money import amounts
+
 _NEGATION_BEFORE = re.compile(
     r"\b(not|no|never|n't|without|nor|don't|won't|isn't|wasn't|aren't)\W+(\w+\W+){0,3}$",
     re.IGNORECASE,
@@ -105,24 +107,6 @@ RULES: tuple[_Rule, ...] = (
         negatable=False,
     ),
 )
-
-_AMOUNT = re.compile(
-    r"(?:(?P<sym>[£$€]|(?:EUR|GBP|USD|CHF)\b)\s?(?P<a>\d{1,3}(?:[,.]\d{3})+|\d+)(?:\.\d{1,2})?(?P<k>k\b)?)|"
-    r"(?:(?P<b>\d{1,3}(?:[,.]\d{3})+|\d+)(?:\.\d{1,2})?(?P<k2>k\b)?\s?(?:EUR|GBP|USD|euros?|pounds|dollars)\b)",
-    re.IGNORECASE,
-)
-
-
-def amounts(text: str) -> list[tuple[float, str, int, int]]:
-    """Money amounts written in the text: (value, as written, start, end)."""
-    found = []
-    for match in _AMOUNT.finditer(text):
-        digits = match.group("a") or match.group("b") or "0"
-        value = float(re.sub(r"[,.]", "", digits))
-        if match.group("k") or match.group("k2"):
-            value *= 1000
-        found.append((value, match.group().strip(), match.start(), match.end()))
-    return found
 
 
 def detect(text: str, *, amount_limit: float) -> list[Signal]:

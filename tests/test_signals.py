@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from classifier.case import CaseContext
+from classifier.money import amounts
 from classifier.policy import EscalationPolicy
-from classifier.signals import amounts, detect
+from classifier.signals import detect
 
 
 def reasons(text: str) -> list[str]:
