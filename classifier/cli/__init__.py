@@ -19,6 +19,8 @@ from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
 from classifier.evaluation import format_report
 from classifier.policy import EscalationPolicy
+from classifier.report import summary as report_summary
+from classifier.report_page import write_report
 from classifier.settings import Settings, get_settings
 from classifier.training import model_card, new_model, train_model
 from classifier.triage import ModelHolder, build_service
@@ -128,10 +130,20 @@ def evaluate(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON here.")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write DIR/index.html: curves, calibration, coverage, confusions, worst errors."
+        ),
+    ] = None,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="Two versions A B: report B beside A on the same data."),
+    ] = None,
 ) -> None:
     """Per-label precision/recall/F1, micro/macro F1 and escalation figures on labelled data."""
     settings = get_settings()
-    loaded = _load(settings, model)
+    loaded = _load(settings, compare[1] if compare else model)
     try:
         records = load_records(data or settings.test_data)
     except DatasetError as exc:
@@ -139,16 +151,29 @@ def evaluate(
     policy = EscalationPolicy(
         settings.escalation_amount_limit, settings.escalation_previous_contacts
     )
-    report = {
-        "model_version": loaded.version,
-        "data": str(data or settings.test_data),
-        **evaluate_model(loaded.model, records, policy),
-    }
-    typer.echo(f"model {loaded.version} on {report['data']}\n")
-    typer.echo(format_report(report))
+    result = {"model_version": loaded.version, "data": str(data or settings.test_data),
+              **evaluate_model(loaded.model, records, policy)}  # fmt: skip
+    typer.echo(f"model {loaded.version} on {result['data']}\n")
+    typer.echo(format_report(result))
     if json_path:
-        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        json_path.write_text(json.dumps(result, indent=2), encoding="utf-8")
         typer.echo(f"\nwrote {json_path}")
+    if report or compare:
+        catalogue = load_catalogue(settings.catalogue)
+
+        def summarise(version: registry.LoadedModel) -> dict[str, Any]:
+            service = build_service(settings, ModelHolder(version), catalogue)
+            return report_summary(version, records, service)
+
+        baseline = summarise(_load(settings, compare[0])) if compare else None
+        index = write_report(
+            report or Path("reports") / f"evaluation-{loaded.version}",
+            summarise(loaded),
+            data=result["data"],
+            templates_dir=settings.templates_dir,
+            baseline=baseline,
+        )
+        typer.echo(f"wrote {index}")
 
 
 def _inputs(
