@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,29 @@ class DatasetError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in the data:\n{shown}{more}")
 
 
+def _id_list(
+    bad: Callable[[str, str], None],
+    field: str,
+    values: Any,
+    allowed: Collection[str],
+    noun: str,
+    *,
+    required: bool,
+) -> bool:
+    """Check a list of ids: strings, known, unique, sorted. True when it is a list of strings."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        bad(field, f"{'required, ' if required else ''}a list of {noun}s")
+        return False
+    for value in values:
+        if value not in allowed:
+            bad(field, f"unknown {noun} {value!r}; one of {', '.join(sorted(allowed))}")
+    if len(set(values)) != len(values):
+        bad(field, f"duplicate {noun}")
+    elif values != sorted(values):
+        bad(field, f"{noun}s must be sorted alphabetically")
+    return True
+
+
 def check_object(obj: dict[str, Any], path: Path, line: int) -> list[Problem]:
     problems: list[Problem] = []
 
@@ -90,31 +113,14 @@ def check_object(obj: dict[str, Any], path: Path, line: int) -> list[Problem]:
     if not isinstance(obj.get("escalate"), bool):
         bad("escalate", "required, true or false")
     departments = obj.get("departments")
-    if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
-        bad("departments", "required, a list of department ids")
-    else:
-        for dept in departments:
-            if dept not in DEPARTMENT_IDS:
-                bad("departments", f"unknown department id {dept!r}")
-        if len(set(departments)) != len(departments):
-            bad("departments", "duplicate department id")
-        elif departments != sorted(departments):
-            bad("departments", "ids must be sorted alphabetically")
-        if "senior_management" in departments and obj.get("escalate") is False:
+    if _id_list(bad, "departments", departments, DEPARTMENT_IDS, "department id", required=True):
+        if "senior_management" in (departments or []) and obj.get("escalate") is False:
             bad("escalate", "must be true when senior_management is a department")
     for field, allowed in (("industry", INDUSTRIES), ("channel", CHANNELS)):
         value = obj.get(field)
         if value is not None and value not in allowed:
             bad(field, f"unknown value {value!r}; one of {', '.join(sorted(allowed))}")
-    tags = obj.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        bad("tags", "a list of hard-case tags")
-    else:
-        for tag in tags:
-            if tag not in TAGS:
-                bad("tags", f"unknown tag {tag!r}; one of {', '.join(sorted(TAGS))}")
-        if tags != sorted(set(tags)):
-            bad("tags", "tags must be sorted and unique")
+    _id_list(bad, "tags", obj.get("tags", []), TAGS, "tag", required=False)
     return problems
 
 
