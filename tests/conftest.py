@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,3 +82,16 @@ def service(
 ) -> TriageService:
     """The triage service around the tiny model."""
     return build_service(project_settings, ModelHolder(tiny_loaded), catalogue)
+
+
+def _streamed_json(kib: int) -> Iterator[bytes]:
+    """A JSON body of about `kib` KiB sent in 1 KiB chunks, so no Content-Length is known."""
+    yield b'{"text": "'
+    for _ in range(kib):
+        yield b"y" * 1024
+    yield b'"}'
+
+
+@pytest.fixture
+def streamed_json() -> Callable[[int], Iterator[bytes]]:
+    return _streamed_json

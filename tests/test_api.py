@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
@@ -119,16 +119,10 @@ def test_body_over_64_kib_is_413_by_content_length(client: TestClient) -> None:
 
 
 def test_body_over_64_kib_is_413_when_streamed_without_content_length(
-    client: TestClient,
+    client: TestClient, streamed_json: Callable[[int], Iterator[bytes]]
 ) -> None:
-    def chunks() -> Iterator[bytes]:
-        yield b'{"text": "'
-        for _ in range(80):
-            yield b"y" * 1024
-        yield b'"}'
-
     response = client.post(
-        "/v1/triage", content=chunks(), headers={"content-type": "application/json"}
+        "/v1/triage", content=streamed_json(80), headers={"content-type": "application/json"}
     )
     assert "content-length" not in response.request.headers
     assert_problem(response, 413, "larger than the limit")

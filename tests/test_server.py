@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -76,17 +76,14 @@ def test_real_server_triages_over_http(server: tuple[str, str], tiny_model: Tria
     assert all("CRM-77" in h["body"] for h in body["handoffs"])
 
 
-def test_real_server_rejects_a_chunked_oversized_body(server: tuple[str, str]) -> None:
+def test_real_server_rejects_a_chunked_oversized_body(
+    server: tuple[str, str], streamed_json: Callable[[int], Iterator[bytes]]
+) -> None:
     base, _ = server
-
-    def chunks() -> Iterator[bytes]:
-        yield b'{"text": "'
-        for _ in range(100):
-            yield b"z" * 1024
-        yield b'"}'
-
     response = httpx.post(
-        f"{base}/v1/triage", content=chunks(), headers={"content-type": "application/json"}
+        f"{base}/v1/triage",
+        content=streamed_json(100),
+        headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
