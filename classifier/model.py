@@ -33,9 +33,12 @@ from classifier.features import FeatureRow, TextFeatures
 from classifier.vocabulary import fit_transform
 
 Matrix = NDArray[np.float64]
+# Bumped whenever a fitted TriageModel's attributes change shape or meaning; the registry
+# refuses artefacts of another format instead of failing on the first request.
+MODEL_FORMAT = 2
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
-__all__ = ["FeatureRow", "TriageModel", "best_f1_threshold", "recall_threshold"]
+__all__ = ["MODEL_FORMAT", "FeatureRow", "TriageModel", "best_f1_threshold", "recall_threshold"]
 
 
 def _f1(truth: NDArray[np.int_], predicted: NDArray[np.bool_]) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 
 import joblib
 
-from classifier.model import TriageModel
+from classifier.model import MODEL_FORMAT, TriageModel
 
 ARTEFACT = "model.joblib"
 METADATA = "metadata.json"
@@ -85,7 +85,12 @@ def save(
         joblib.dump(model, artefact, compress=3)
         with artefact.open("rb+") as handle:
             os.fsync(handle.fileno())
-        full = {**metadata, "version": version, "artefact_sha256": file_sha256(artefact)}
+        full = {
+            **metadata,
+            "version": version,
+            "model_format": MODEL_FORMAT,
+            "artefact_sha256": file_sha256(artefact),
+        }
         _write_synced(staging / METADATA, json.dumps(full, indent=2).encode())
         _write_synced(staging / CARD, card.encode())
         _fsync_dir(staging)
@@ -151,9 +156,15 @@ def load(models_dir: Path, version: str, expected_labels: tuple[str, ...]) -> Lo
             f"model {version}: its labels {metadata.get('labels')} do not match the "
             f"catalogue's {list(expected_labels)}; retrain it"
         )
+    if metadata.get("model_format", 1) != MODEL_FORMAT:
+        raise ArtefactError(
+            f"model {version} has format {metadata.get('model_format', 1)}, but this "
+            f"complaint-triage reads format {MODEL_FORMAT}; retrain it"
+        )
     model = joblib.load(artefact)
     if not isinstance(model, TriageModel):
         raise ArtefactError(f"model {version}: {artefact} does not hold a TriageModel")
+    model.warm_up()  # derived caches now, not on the first request
     return LoadedModel(version=version, model=model, metadata=metadata)
 
 

@@ -62,6 +62,18 @@ def test_model_with_other_labels_is_refused(models_dir_with_champion: tuple[Path
         registry.load(models_dir, version, DEPARTMENT_IDS[:-1])
 
 
+def test_model_of_an_older_format_is_refused_with_advice(
+    models_dir_with_champion: tuple[Path, str],
+) -> None:
+    models_dir, version = models_dir_with_champion
+    path = models_dir / version / registry.METADATA
+    metadata = json.loads(path.read_text())
+    metadata["model_format"] = 1
+    path.write_text(json.dumps(metadata))
+    with pytest.raises(registry.ArtefactError, match="has format 1.*retrain it"):
+        registry.load(models_dir, version, DEPARTMENT_IDS)
+
+
 def test_missing_champion_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(registry.ArtefactError, match="complaint-triage train"):
         registry.load_champion(tmp_path, DEPARTMENT_IDS)
