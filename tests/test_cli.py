@@ -147,6 +147,15 @@ def test_train_writes_a_version_that_becomes_champion_then_evaluate(
         assert again.exit_code == 0 and "exists; not training" in again.output
         assert registry.versions(models_dir) == [version]
 
+        # An unusable champion (here an artefact of an older format) is trained over.
+        path = models_dir / version / registry.METADATA
+        path.write_text(json.dumps({**json.loads(path.read_text()), "model_format": 1}))
+        third = runner.invoke(app, ["train", "--if-missing", "--data", str(data)])
+        assert third.exit_code == 0, third.output
+        assert "not usable" in third.output and "now champion" in third.output
+        version = registry.champion(models_dir)
+        assert version and len(registry.versions(models_dir)) == 2
+
         report_path = tmp_path / "report.json"
         result = runner.invoke(app, ["evaluate", "--json", str(report_path)])
         assert result.exit_code == 0, result.output

@@ -61,6 +61,19 @@ def serve(
     )
 
 
+def _usable_champion(settings: Settings) -> str | None:
+    """The champion's version if it loads and verifies; otherwise None, saying why."""
+    if registry.champion(settings.models_dir) is None:
+        return None
+    try:
+        return registry.load_champion(
+            settings.models_dir, load_catalogue(settings.catalogue).ids
+        ).version
+    except registry.ArtefactError as exc:
+        err.print(f"the champion is not usable: {exc}")
+        return None
+
+
 @app.command()
 def train(
     data: Annotated[
@@ -71,10 +84,11 @@ def train(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: CT_SEED).")] = None,
     if_missing: Annotated[
-        bool, typer.Option("--if-missing", help="Do nothing when a champion exists.")
+        bool,
+        typer.Option("--if-missing", help="Do nothing when a usable champion exists."),
     ] = False,
 ) -> None:
-    """Train a new model version; it becomes champion when there is none yet."""
+    """Train a new model version; it becomes champion when there is no usable one yet."""
     overrides: dict[str, Any] = {}
     if data:
         overrides["training_data"] = data.resolve()
@@ -83,15 +97,16 @@ def train(
     if seed is not None:
         overrides["seed"] = seed
     settings = get_settings().model_copy(update=overrides)
-    if if_missing and registry.champion(settings.models_dir):
-        err.print(f"champion {registry.champion(settings.models_dir)} exists; not training")
+    usable = _usable_champion(settings)
+    if if_missing and usable:
+        err.print(f"champion {usable} exists; not training")
         return
     try:
         train_records = load_records(settings.training_data)
         test_records = load_records(settings.test_data) if settings.test_data.exists() else []
     except DatasetError as exc:
         raise fail(str(exc)) from exc
-    steps = new_model(settings).cv + 1  # the cross-validation folds and the final fit
+    steps = new_model(settings).cv + 2  # features, the cross-validation folds, the final fit
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -108,7 +123,7 @@ def train(
     version = registry.new_version()
     metadata["version"] = version
     registry.save(settings.models_dir, model, metadata, model_card(metadata), version)
-    promoted = registry.champion(settings.models_dir) is None
+    promoted = usable is None
     if promoted:
         registry.set_champion(settings.models_dir, version)
     results = metadata["test_metrics"]
