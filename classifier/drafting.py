@@ -127,11 +127,23 @@ class Drafter:
             **references_in(case.text),
         }
 
+    def drafts(self, case: CaseFacts, now: datetime) -> tuple[list[HandoffDraft], datetime, Draft]:
+        """Every department's handoff, when the customer hears back, and their update."""
+        shared = self._case(case)  # the text is searched for references once, not per draft
+        handoffs = [self._handoff(f, case, now, shared) for f in case.departments]
+        reply_by = self.reply_by(handoffs, now)
+        return handoffs, reply_by, self.customer_message(case, reply_by)
+
     def handoff(self, finding: DepartmentFinding, case: CaseFacts, now: datetime) -> HandoffDraft:
+        return self._handoff(finding, case, now, self._case(case))
+
+    def _handoff(
+        self, finding: DepartmentFinding, case: CaseFacts, now: datetime, shared: dict[str, Any]
+    ) -> HandoffDraft:
         department = self.catalogue[finding.id]
         due = self.working_hours.add(now, department.service_level(escalated=case.escalate))
         context = {
-            **self._case(case),
+            **shared,
             "department": {
                 "name": department.name,
                 "function": department.function,

@@ -16,7 +16,14 @@ _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 
 def term_of(chunk: str) -> str:
     """The term a whitespace token stands for: lower-cased, edge punctuation removed."""
-    return _EDGE_PUNCT.sub("", chunk.lower())
+    lowered = chunk.lower()
+    if lowered and _is_word_char(lowered[0]) and _is_word_char(lowered[-1]):
+        return lowered  # most tokens: nothing to strip, no regex needed
+    return _EDGE_PUNCT.sub("", lowered)
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what \w matches in a str pattern
 
 
 # A sentence ends at . ! or ? followed by white space (not "89.99" or "e.g.x"), or a newline.
@@ -74,8 +81,32 @@ def _identifier(term: str) -> bool:
     return len(term) >= 4 and digits * 2 > len(term)
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A text cut once into terms and sentences; every label's evidence reuses the cuts."""
+
+    text: str
+    tokens: tuple[tuple[str, int, int], ...]
+    sentences: tuple[Span, ...]
+    # the normalised terms of each sentence's tokens, sentence by sentence
+    sentence_terms: tuple[frozenset[str], ...]
+
+    @classmethod
+    def of(cls, text: str) -> Passage:
+        tokens = _tokens(text)
+        spans = sentences(text)
+        members: list[set[str]] = [set() for _ in spans]
+        i = 0
+        for term, start, end in tokens:
+            while i < len(spans) and spans[i].end < end:
+                i += 1
+            if i < len(spans) and spans[i].start <= start:
+                members[i].add(term)
+        return cls(text, tuple(tokens), tuple(spans), tuple(frozenset(m) for m in members))
+
+
 def find_evidence(
-    text: str,
+    text: str | Passage,
     contributions: dict[str, float],
     *,
     max_terms: int = 5,
@@ -83,19 +114,23 @@ def find_evidence(
     relative_floor: float = 0.15,
 ) -> Evidence:
     """The strongest positive terms, merged into phrases where adjacent, and their sentences."""
-    positive = {
-        term: score
-        for term, score in contributions.items()
-        if score > 0 and term not in ENGLISH_STOP_WORDS and len(term) > 1 and not _identifier(term)
-    }
+    passage = text if isinstance(text, Passage) else Passage.of(text)
+    text = passage.text
+    # The eight strongest terms that are words rather than stop words or identifiers,
+    # and within `relative_floor` of the strongest.
+    positive: dict[str, float] = {}
+    for term, score in sorted(contributions.items(), key=lambda kv: -kv[1]):
+        if score <= 0 or len(positive) == 8:
+            break
+        if term not in ENGLISH_STOP_WORDS and len(term) > 1 and not _identifier(term):
+            positive[term] = score
     if not positive:
         return Evidence((), ())
     floor = max(positive.values()) * relative_floor
-    chosen = {t for t, s in sorted(positive.items(), key=lambda kv: -kv[1])[:8] if s >= floor}
+    chosen = {t for t, s in positive.items() if s >= floor}
     phrases: dict[str, float] = {}
-    tokens = _tokens(text)
     run: list[tuple[str, int, int]] = []
-    for token in [*tokens, ("", -1, -1)]:
+    for token in [*passage.tokens, ("", -1, -1)]:
         if token[0] in chosen and (not run or text[run[-1][2] : token[1]].strip() == ""):
             run.append(token)
             continue
@@ -106,8 +141,8 @@ def find_evidence(
         run = [token] if token[0] in chosen else []
     terms = tuple(p for p, _ in sorted(phrases.items(), key=lambda kv: -kv[1])[:max_terms])
     scored = []
-    for span in sentences(text):
-        inside = {t for t, s, e in tokens if s >= span.start and e <= span.end and t in chosen}
+    for span, members in zip(passage.sentences, passage.sentence_terms, strict=True):
+        inside = members & chosen
         if inside:
             scored.append((sum(positive[t] for t in inside), span))
     best = sorted(scored, key=lambda pair: -pair[0])[:max_quotes]

@@ -29,7 +29,7 @@ from sklearn.preprocessing import normalize
 
 Matrix = NDArray[np.float64]
 Indices = NDArray[np.intp]
-# Distinct chunks remembered before the memory is cleared; a chunk costs about 200 bytes.
+# Distinct chunks remembered before the memory is cleared; a chunk costs about 300 bytes.
 CHUNK_CACHE_SIZE = 200_000
 
 
@@ -121,21 +121,38 @@ class TextFeatures:
         self._token = re.compile(word.token_pattern)
         self._bigram_keys, self._bigram_columns = _bigram_table(self.word_vocabulary)
         self.offset = len(self.word_vocabulary)
+        self.word_terms = [""] * self.offset  # column -> term, for explanations
+        for term, column in self.word_vocabulary.items():
+            self.word_terms[column] = term
+        # column -> its first and second word's unigram columns (-1: a unigram has none)
+        self._first = np.arange(self.offset, dtype=np.intp)
+        self._second = np.full(self.offset, -1, dtype=np.intp)
+        self._first[self._bigram_columns] = self._bigram_keys // max(self.offset, 1)
+        self._second[self._bigram_columns] = self._bigram_keys % max(self.offset, 1)
         self.n_features = self.offset + len(self.char_vocabulary)
-        self._chunks: dict[str, Indices] = {}
+        self._chunks: dict[str, tuple[Indices, tuple[int, ...]]] = {}
 
     # -- pieces ----------------------------------------------------------------------------
-    def chunk_ngrams(self, chunk: str) -> Indices:
-        """Character-vocabulary columns of the n-grams in one lowercased chunk, repeats kept."""
+    def chunk(self, chunk: str) -> tuple[Indices, tuple[int, ...]]:
+        """For one lowercased whitespace-free chunk: the character-vocabulary columns of its
+        n-grams (repeats kept) and the word-vocabulary columns of the words inside it."""
         cached = self._chunks.get(chunk)
         if cached is None:
             if len(self._chunks) >= CHUNK_CACHE_SIZE:
                 self._chunks = {}  # a fresh dict: readers holding the old one stay correct
             vocabulary = self.char_vocabulary
             found = [vocabulary.get(g) for g in char_wb_ngrams(chunk, *self.char_range)]
-            cached = np.array([c for c in found if c is not None], dtype=np.intp)
+            words = [self.word_vocabulary.get(w) for w in self._token.findall(chunk)]
+            cached = (
+                np.array([c for c in found if c is not None], dtype=np.intp),
+                tuple(c for c in words if c is not None),
+            )
             self._chunks[chunk] = cached
         return cached
+
+    def chunk_ngrams(self, chunk: str) -> Indices:
+        """Character-vocabulary columns of the n-grams in one lowercased chunk, repeats kept."""
+        return self.chunk(chunk)[0]
 
     def _word_columns(self, token_lists: Sequence[list[str]]) -> tuple[Indices, Indices]:
         """(row, column) of every in-vocabulary unigram and bigram of tokenised texts.
@@ -163,6 +180,10 @@ class TextFeatures:
     def _tokens(self, lowered: str) -> list[str]:
         tokens: list[str] = self._token.findall(lowered)
         return tokens
+
+    def word_parts(self, columns: Indices) -> tuple[Indices, Indices]:
+        """The unigram columns of word-feature `columns`' first and second words (-1: none)."""
+        return self._first[columns], self._second[columns]
 
     # -- one text --------------------------------------------------------------------------
     def row(self, text: str) -> FeatureRow:

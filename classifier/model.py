@@ -9,9 +9,7 @@ grid search. It knows nothing of files, HTTP or storage.
 
 from __future__ import annotations
 
-import re
 import warnings
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,11 +26,14 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
 from classifier.catalogue import DEPARTMENT_IDS
-from classifier.evidence import WS_TOKEN, term_of
+from classifier.evidence import term_of
 from classifier.features import FeatureRow, TextFeatures
 from classifier.vocabulary import fit_transform
 
 Matrix = NDArray[np.float64]
+# Per share of a feature's value: the word's index, the feature's position, the amount.
+Attribution = tuple[NDArray[np.intp], NDArray[np.intp], Matrix]
+_EMPTY: Attribution = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, np.float64))
 # Bumped whenever a fitted TriageModel's attributes change shape or meaning; the registry
 # refuses artefacts of another format instead of failing on the first request.
 MODEL_FORMAT = 2
@@ -255,7 +256,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "features_")
         weights, bias = self._scoring()
         matrix = self._text_features().transform(X)
-        return self._calibrate(np.asarray(matrix @ weights.T) + bias)
+        return self._calibrate(np.asarray(matrix @ weights) + bias)
 
     def pipeline_proba(self, X: Sequence[str]) -> Matrix:
         """The same probabilities from scikit-learn's own objects: the fitted FeatureUnion
@@ -288,10 +289,12 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self._text_features().row(text)
 
     def _scoring(self) -> tuple[Matrix, Matrix]:
-        """Coefficients of every column stacked once (not pickled: derived from the fit)."""
+        """Coefficients, one column per output (not pickled: derived from the fit). Feature-
+        major, so one text's features are contiguous rows rather than scattered columns."""
         cached = self.__dict__.get("_scoring_cache")
         if cached is None:
-            weights = np.vstack([self._coefficients(c) for c in range(len(self.labels) + 1)])
+            columns = [self._coefficients(c) for c in range(len(self.labels) + 1)]
+            weights = np.ascontiguousarray(np.column_stack(columns))
             bias = np.array([float(np.ravel(e.intercept_)[0]) for e in self.estimators_])
             cached = self.__dict__["_scoring_cache"] = (weights, bias)
         return cached
@@ -304,7 +307,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict_proba_row(self, row: FeatureRow) -> Matrix:
         """Probabilities for one vectorized text, equal to `predict_proba` on it."""
         weights, bias = self._scoring()
-        return self._calibrate(weights[:, row.indices] @ row.data + bias)
+        return self._calibrate(row.data @ weights[row.indices] + bias)
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()
@@ -317,55 +320,92 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         coef = self.estimators_[column].coef_
         return np.asarray(coef, dtype=np.float64).ravel()
 
-    def _attribution(self, text: str, row: FeatureRow) -> tuple[list[str], csr_matrix]:
-        """The words of `text` and, per non-zero feature, its value shared among them.
+    def _attribution(self, text: str, row: FeatureRow) -> tuple[list[str], Attribution]:
+        """The words of `text` and how each non-zero feature's value is shared among them.
 
         Word n-gram weights go to their words (a bigram's weight is split between its two
         words); a character n-gram's weight is split between the words that contain it, so
-        misspelt words ("refnd") still get credit for what they resemble.
+        misspelt words ("refnd") still get credit for what they resemble. Returns, per
+        share, the word's index, the feature's position in `row` and the fraction.
         """
-        word_to_ws: dict[str, set[str]] = defaultdict(set)
-        char_owners: dict[str, set[str]] = defaultdict(set)
-        lo, hi = self.char_ngram_range
-        for match in WS_TOKEN.finditer(text.lower()):
-            chunk = match.group()
+        fast = self._text_features()
+        terms: dict[str, int] = {}
+        chunk_owners, char_columns = [], []
+        word_pairs: list[tuple[int, int]] = []  # (unigram column, owner)
+        for chunk in text.lower().split():
             term = term_of(chunk)
             if not term:
                 continue
-            padded = f" {chunk} "
-            for n in range(lo, hi + 1):
-                for start in range(len(padded) - n + 1):
-                    char_owners[padded[start : start + n]].add(term)
-            for word in re.findall(r"\w\w+", chunk):
-                word_to_ws[word].add(term)
-        terms: dict[str, int] = {}
-        rows, cols, values = [], [], []
-        names = self.feature_names_out_
-        for position, (index, value) in enumerate(zip(row.indices, row.data, strict=True)):
-            kind, _, feature = str(names[index]).partition("__")
-            if kind == "word":
-                words = feature.split(" ")
-                shares = [(o, 1 / (len(words) * len(word_to_ws.get(w) or {w})))
-                          for w in words for o in (word_to_ws.get(w) or {w})]  # fmt: skip
-            else:
-                owners = char_owners.get(feature, set())
-                shares = [(o, 1 / len(owners)) for o in owners]
-            for owner, fraction in shares:
-                rows.append(position)
-                cols.append(terms.setdefault(owner, len(terms)))
-                values.append(float(value) * fraction)
-        matrix = csr_matrix((values, (rows, cols)), shape=(len(row.indices), len(terms)))
-        return list(terms), matrix
+            owner = terms.setdefault(term, len(terms))
+            ngrams, words = fast.chunk(chunk)
+            chunk_owners.append(owner)
+            char_columns.append(ngrams)
+            word_pairs.extend((column, owner) for column in words)
+        parts = [self._char_shares(row, chunk_owners, char_columns)]
+        parts.append(self._word_shares(row, word_pairs, terms))
+        owner_ids, positions, fractions = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return list(terms), (owner_ids, positions, fractions * row.data[positions])
+
+    def _char_shares(
+        self, row: FeatureRow, chunk_owners: list[int], char_columns: list[NDArray[np.intp]]
+    ) -> Attribution:
+        """Each character n-gram's value split evenly among the words that contain it."""
+        if not char_columns:
+            return _EMPTY
+        fast = self._text_features()
+        width = len(fast.char_vocabulary)
+        lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
+        owners = np.repeat(np.array(chunk_owners, dtype=np.intp), lengths)
+        pairs = np.unique(owners * width + np.concatenate(char_columns))  # each pair once
+        owner_ids, columns = pairs // width, pairs % width
+        owners_per_column = np.bincount(columns, minlength=width)
+        found = np.searchsorted(row.indices, columns + fast.offset)
+        present = found < len(row.indices)
+        present[present] = row.indices[found[present]] == columns[present] + fast.offset
+        return owner_ids[present], found[present], 1.0 / owners_per_column[columns[present]]
+
+    def _word_shares(
+        self, row: FeatureRow, word_pairs: list[tuple[int, int]], terms: dict[str, int]
+    ) -> Attribution:
+        """Each word n-gram's value split among its words, and each word's share among the
+        whitespace terms it occurs in ("refund/return" holds both words)."""
+        fast = self._text_features()
+        positions = np.flatnonzero(row.indices < fast.offset)
+        first, second = fast.word_parts(row.indices[positions])
+        bigram = second >= 0
+        entry_positions = np.concatenate([positions, positions[bigram]])
+        entry_words = np.concatenate([first, second[bigram]])
+        entry_sizes = np.where(np.concatenate([bigram, bigram[bigram]]), 2, 1)
+        pairs = np.unique(np.array(word_pairs, dtype=np.intp).reshape(-1, 2), axis=0)
+        pair_words, pair_owners = pairs[:, 0], pairs[:, 1]
+        low = np.searchsorted(pair_words, entry_words, "left")
+        count = np.searchsorted(pair_words, entry_words, "right") - low
+        for i in np.flatnonzero(count == 0).tolist():  # not inside any term: its own term
+            orphan = terms.setdefault(fast.word_terms[entry_words[i]], len(terms))
+            pair_owners = np.append(pair_owners, orphan)
+            low[i], count[i] = len(pair_owners) - 1, 1
+        taken = (
+            np.repeat(low, count)
+            + np.arange(count.sum())
+            - np.repeat(np.cumsum(count) - count, count)
+        )
+        return (
+            pair_owners[taken],
+            np.repeat(entry_positions, count),
+            np.repeat(1.0 / (entry_sizes * count), count),
+        )
 
     def term_contributions_many(
         self, text: str, columns: Sequence[int], row: FeatureRow | None = None
     ) -> list[dict[str, float]]:
         """How much each word of `text` raised the score of each of `columns` (log-odds)."""
         row = row if row is not None else self.vectorize_one(text)
-        terms, shares = self._attribution(text, row)
-        weights = self._scoring()[0][list(columns)][:, row.indices]
-        scores = np.asarray((shares.T @ weights.T).T)
-        return [dict(zip(terms, map(float, column), strict=True)) for column in scores]
+        terms, (owner_ids, positions, values) = self._attribution(text, row)
+        weights = self._scoring()[0][row.indices[positions]][:, list(columns)].T
+        return [
+            dict(zip(terms, np.bincount(owner_ids, values * w, len(terms)).tolist(), strict=True))
+            for w in weights
+        ]
 
     def term_contributions(
         self, text: str, column: int, row: FeatureRow | None = None

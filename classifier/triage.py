@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from classifier.case import CaseContext
 from classifier.catalogue import Catalogue
 from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, HandoffDraft
-from classifier.evidence import Span, find_evidence, summary
+from classifier.evidence import Passage, Span, find_evidence, summary
 from classifier.language import detect_language
 from classifier.model import FeatureRow
 from classifier.policy import EscalationDecision, EscalationPolicy
@@ -142,9 +142,10 @@ class TriageService:
         # One attribution of the text serves every label's evidence.
         columns = predicted + ([len(labels)] if escalation.escalate else [])
         contributions = model.term_contributions_many(text, columns, features) if columns else []
+        passage = Passage.of(text)
         departments = []
         for column, scores in zip(predicted, contributions, strict=False):
-            evidence = find_evidence(text, scores)
+            evidence = find_evidence(passage, scores)
             departments.append(
                 LabelResult(labels[column], self.catalogue.name(labels[column]), row[column],
                             thresholds[column], evidence.terms, evidence.quotes)
@@ -152,7 +153,7 @@ class TriageService:
         departments.sort(key=lambda d: -d.probability)
         escalation_terms: tuple[str, ...] = ()
         if escalation.escalate:
-            escalation_terms = find_evidence(text, contributions[-1]).terms
+            escalation_terms = find_evidence(passage, contributions[-1]).terms
         reasons = [
             f"{label} probability {row[c]:.2f} is within {self.review_margin:.2f} of its "
             f"threshold {thresholds[c]:.2f}"
@@ -212,8 +213,7 @@ class TriageService:
             heard=heard,
         )
         now = self.clock()
-        handoffs = [self.drafter.handoff(f, facts, now) for f in facts.departments]
-        reply_by = self.drafter.reply_by(handoffs, now)
+        handoffs, reply_by, customer_message = self.drafter.drafts(facts, now)
         return TriageResult(
             triage_id=triage_id,
             case_ref=case_ref,
@@ -221,7 +221,7 @@ class TriageService:
             classification=classification,
             summary=facts.summary,
             handoffs=tuple(handoffs),
-            customer_message=self.drafter.customer_message(facts, reply_by),
+            customer_message=customer_message,
             reply_by=reply_by,
         )
 

@@ -43,3 +43,22 @@ def test_learning_curve_prints_a_table_and_saves_a_png(
     assert lines[1].split()[:2] == ["50%", "100"] and lines[2].split()[:2] == ["100%", "200"]
     assert 0.0 <= float(lines[2].split()[2]) <= 1.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_triage_latency_prints_single_and_batch_figures_against_the_pipeline(
+    tmp_path: Path, tiny_records: list[Record], models_dir_with_champion: tuple[Path, str]
+) -> None:
+    models_dir, version = models_dir_with_champion
+    train = write(tmp_path / "train.jsonl", tiny_records[:120])
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "triage_latency.py"), "--calls", "50",
+         "--batch-repeat", "1", "--data", str(train), "--models-dir", str(models_dir)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    out = result.stdout
+    assert f"model {version}; one core" in out
+    rows = {line[:40].strip(): line[40:].split() for line in out.splitlines() if len(line) > 40}
+    triage = rows["triage: model+evidence+policy+drafts"]
+    assert len(triage) == 4 and 0 < float(triage[0]) <= float(triage[1]) <= float(triage[2])
+    assert rows["baseline: Pipeline.predict_proba"][-1] in ("1.00x", "1.0x")
+    assert float(rows["ours, warm"][0].replace(",", "")) > 0
