@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CT     := $(BIN)/complaint-triage
 
-.PHONY: venv install model run test lint bench clean
+.PHONY: venv install model run test lint bench bench-baselines clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -32,9 +32,21 @@ lint: install
 	$(BIN)/ruff format --check classifier tests bench
 	$(BIN)/mypy
 
+# Speed and quality figures, each against a baseline measured in the same run.
 bench: model
 	$(BIN)/python bench/triage_latency.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/training_scale.py
+	$(BIN)/python bench/baselines.py
+	$(BIN)/python bench/compare_models.py
 	$(BIN)/python bench/learning_curve.py
+
+# The sentence-embedding baseline needs torch: the CPU build on this machine's disk first,
+# then the optional extra (never needed by `make run` or `make test`).
+bench-baselines: model
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings]'
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/baselines.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -123,6 +123,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         escalation_C: float = 4.0,
         word_ngram_range: tuple[int, int] = (1, 2),
         char_ngram_range: tuple[int, int] = (3, 5),
+        word_min_df: int = 2,
         cv: int = 5,
         escalation_recall: float = 0.9,
         solver: str = "auto",
@@ -137,6 +138,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.escalation_C = escalation_C
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
+        self.word_min_df = word_min_df
         self.cv = cv
         self.escalation_recall = escalation_recall
         self.solver = solver
@@ -149,7 +151,10 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     # -- building blocks -------------------------------------------------------------------
     def _features(self) -> FeatureUnion:
         word = TfidfVectorizer(
-            analyzer="word", ngram_range=self.word_ngram_range, sublinear_tf=True, min_df=1
+            analyzer="word",
+            ngram_range=self.word_ngram_range,
+            sublinear_tf=True,
+            min_df=self.word_min_df,
         )
         char = TfidfVectorizer(
             analyzer="char_wb", ngram_range=self.char_ngram_range, sublinear_tf=True, min_df=2
@@ -242,8 +247,6 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.features_ = features
         self.estimators_ = self._fit_columns(matrix, y, solver)
         self.solver_ = solver
-        # Kept once here: rebuilding ~10^5 names per explanation dominated triage time.
-        self.feature_names_out_ = np.asarray(self.features_.get_feature_names_out())
         self.classes_ = np.array([*self.labels, "escalate"])
         step("final fit")
         return self

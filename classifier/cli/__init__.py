@@ -19,8 +19,6 @@ from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
 from classifier.evaluation import format_report
 from classifier.policy import EscalationPolicy
-from classifier.report import summary as report_summary
-from classifier.report_page import write_report
 from classifier.settings import Settings, get_settings
 from classifier.training import model_card, new_model, train_model
 from classifier.triage import ModelHolder, build_service
@@ -174,6 +172,10 @@ def evaluate(
         json_path.write_text(json.dumps(result, indent=2), encoding="utf-8")
         typer.echo(f"\nwrote {json_path}")
     if report or compare:
+        # Imported here: matplotlib would add a quarter of a second to every command's start.
+        from classifier.report import summary as report_summary
+        from classifier.report_page import write_report
+
         catalogue = load_catalogue(settings.catalogue)
 
         def summarise(version: registry.LoadedModel) -> dict[str, Any]:
