@@ -30,14 +30,48 @@ class Signal:
 @dataclass(frozen=True)
 class _Rule:
     reason: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str]  # case-insensitive, for any text
+    lowered: re.Pattern[str]  # the same phrases for lower-cased text, about twice as fast
     negatable: bool = True
 
 
 def _rule(reason: str, pattern: str, negatable: bool = True) -> _Rule:
     # Every phrase starts at the start of a word; saying so once, outside the alternatives,
-    # lets the engine skip other positions at once: three times faster on long letters.
-    return _Rule(reason, re.compile(rf"\b(?=\w)(?:{pattern})", re.IGNORECASE), negatable)
+    # lets the engine skip other positions at once. For lower-cased text the alternatives
+    # then start with a plain letter, which the engine compares before trying one.
+    alternatives = [a.removeprefix(r"\b") for a in _top_level_alternatives(pattern)]
+    lowered = "|".join(re.sub(r"(\\.)|([A-Z])", _lower_literal, a) for a in alternatives)
+    return _Rule(
+        reason,
+        re.compile(rf"\b(?=\w)(?:{pattern})", re.IGNORECASE),
+        re.compile(rf"\b(?=\w)(?:{lowered})"),
+        negatable,
+    )
+
+
+def _lower_literal(match: re.Match[str]) -> str:
+    return match.group(1) or match.group(2).lower()  # escapes such as \W stay as written
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """`pattern` split at the | that are outside groups and character classes."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = pattern.index("]", i + 2)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
 
 
 _AUTHORITIES = (  # regulators and ombudsmen a customer may take a complaint to
@@ -115,13 +149,16 @@ def detect(text: str, *, amount_limit: float) -> list[Signal]:
     """The escalation signals in `text`, at most one per reason, in rule order."""
     # Quoted earlier correspondence ("> ...") is our own or old text, not the customer's words.
     own = re.sub(r"(?m)^[ \t]*>.*$", lambda m: " " * len(m.group()), text)
+    lowered = own.lower()
+    same_offsets = len(lowered) == len(own)  # lower() lengthens a few letters, such as İ
     signals = []
     for rule in RULES:
-        for match in rule.pattern.finditer(own):
-            before = own[max(0, match.start() - 40) : match.start()]
-            if rule.negatable and _NEGATION_BEFORE.search(before):
+        matches = rule.lowered.finditer(lowered) if same_offsets else rule.pattern.finditer(own)
+        for match in matches:
+            start, end = match.span()
+            if rule.negatable and _NEGATION_BEFORE.search(own[max(0, start - 40) : start]):
                 continue
-            signals.append(Signal(rule.reason, match.group(), match.start(), match.end()))
+            signals.append(Signal(rule.reason, own[start:end], start, end))
             break
     large = [a for a in amounts(own) if a[0] >= amount_limit]
     if large:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from classifier import signals
 from classifier.case import CaseContext
+from classifier.data import Record
 from classifier.money import amounts
 from classifier.policy import EscalationPolicy
 from classifier.signals import detect
@@ -86,3 +88,25 @@ def test_policy_escalates_on_a_text_signal_and_names_it() -> None:
     assert decision.reasons == (
         'threat of legal action or a regulator complaint: "take this to the ombudsman"',
     )
+
+
+def test_the_lowered_patterns_find_exactly_what_the_case_insensitive_ones_find(
+    train_records: list[Record],
+) -> None:
+    checked = 0
+    for record in train_records:
+        lowered = record.text.lower()
+        if len(lowered) != len(record.text):
+            continue
+        for rule in signals.RULES:
+            slow = [m.span() for m in rule.pattern.finditer(record.text)]
+            assert [m.span() for m in rule.lowered.finditer(lowered)] == slow, rule.reason
+            checked += bool(slow)
+    assert checked > 500
+
+
+def test_text_whose_lower_case_is_longer_falls_back_and_keeps_offsets() -> None:
+    text = "İstanbul office: I will take you to court over this."
+    assert len(text.lower()) != len(text)
+    (found,) = detect(text, amount_limit=1000)
+    assert text[found.start : found.end] == found.phrase == "take you to court"
