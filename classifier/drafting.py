@@ -106,8 +106,10 @@ class Drafter:
         )
 
     def _render(self, template: Template, context: dict[str, Any]) -> Draft:
+        shared = template.new_context(context)  # one context serves both blocks
+
         def block(name: str) -> str:
-            return "".join(template.blocks[name](template.new_context(context))).strip()
+            return "".join(template.blocks[name](shared)).strip()
 
         return Draft(subject=" ".join(block("subject").split()), body=block("body"))
 

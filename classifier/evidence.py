@@ -3,6 +3,7 @@ holding them, with character offsets so a UI can highlight them."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass
 
@@ -63,16 +64,24 @@ def sentences(text: str) -> list[Span]:
     return spans
 
 
-def _tokens(text: str) -> list[tuple[str, int, int]]:
-    """(normalised term, start, end) for each whitespace token, edge punctuation removed."""
-    found = []
+def _tokens(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]]]:
+    """Per whitespace token with a term: (lower-cased token, term), and (term, start, end)
+    with the offsets of the term inside the token (edge punctuation removed)."""
+    chunks, found = [], []
     for match in WS_TOKEN.finditer(text):
-        term = term_of(match.group())
+        lowered = match.group().lower()
+        term = term_of(lowered)
         if not term:
             continue
-        inner = match.group().lower().find(term)
+        inner = lowered.find(term)
+        chunks.append((lowered, term))
         found.append((term, match.start() + inner, match.start() + inner + len(term)))
-    return found
+    return chunks, found
+
+
+def _usable(term: str) -> bool:
+    """A word that can stand as evidence: not a stop word, a letter or an identifier."""
+    return term not in ENGLISH_STOP_WORDS and len(term) > 1 and not _identifier(term)
 
 
 def _identifier(term: str) -> bool:
@@ -87,13 +96,15 @@ class Passage:
 
     text: str
     tokens: tuple[tuple[str, int, int], ...]
+    # (lower-cased whitespace chunk, its term) per token, for the model's attribution
+    chunks: tuple[tuple[str, str], ...]
     sentences: tuple[Span, ...]
     # the normalised terms of each sentence's tokens, sentence by sentence
     sentence_terms: tuple[frozenset[str], ...]
 
     @classmethod
     def of(cls, text: str) -> Passage:
-        tokens = _tokens(text)
+        chunks, tokens = _tokens(text)
         spans = sentences(text)
         members: list[set[str]] = [set() for _ in spans]
         i = 0
@@ -102,7 +113,8 @@ class Passage:
                 i += 1
             if i < len(spans) and spans[i].start <= start:
                 members[i].add(term)
-        return cls(text, tuple(tokens), tuple(spans), tuple(frozenset(m) for m in members))
+        members_ = tuple(frozenset(m) for m in members)
+        return cls(text, tuple(tokens), tuple(chunks), tuple(spans), members_)
 
 
 def find_evidence(
@@ -119,10 +131,14 @@ def find_evidence(
     # The eight strongest terms that are words rather than stop words or identifiers,
     # and within `relative_floor` of the strongest.
     positive: dict[str, float] = {}
-    for term, score in sorted(contributions.items(), key=lambda kv: -kv[1]):
+    # Usually the strongest few dozen hold the eight; sort everything only when they do not.
+    strongest = heapq.nlargest(40, contributions.items(), key=lambda kv: kv[1])
+    if len(strongest) == 40 and sum(_usable(t) for t, s in strongest if s > 0) < 8:
+        strongest = sorted(contributions.items(), key=lambda kv: -kv[1])
+    for term, score in strongest:
         if score <= 0 or len(positive) == 8:
             break
-        if term not in ENGLISH_STOP_WORDS and len(term) > 1 and not _identifier(term):
+        if _usable(term):
             positive[term] = score
     if not positive:
         return Evidence((), ())

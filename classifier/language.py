@@ -9,6 +9,7 @@ of a complaint reliably without any model or download.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 NAMES = {
@@ -49,8 +50,10 @@ class LanguageGuess:
 def detect_language(text: str, *, min_hits: int = 3) -> LanguageGuess:
     """The language whose function words the text uses most; None when fewer than
     `min_hits` function words of any language occur."""
-    tokens = [t.lower() for t in _TOKEN.findall(text)]
-    counts = {lang: sum(t in words for t in tokens) for lang, words in _WORDS.items()}
+    frequency = Counter(t.lower() for t in _TOKEN.findall(text))
+    counts = {
+        lang: sum(frequency[w] for w in words & frequency.keys()) for lang, words in _WORDS.items()
+    }
     best = max(counts, key=lambda lang: (counts[lang], lang == "en"))
     if counts[best] < min_hits:
         return LanguageGuess(None, None, counts[best])

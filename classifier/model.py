@@ -323,7 +323,9 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         coef = self.estimators_[column].coef_
         return np.asarray(coef, dtype=np.float64).ravel()
 
-    def _attribution(self, text: str, row: FeatureRow) -> tuple[list[str], Attribution]:
+    def _attribution(
+        self, text: str, row: FeatureRow, chunks: Sequence[tuple[str, str]] | None = None
+    ) -> tuple[list[str], Attribution]:
         """The words of `text` and how each non-zero feature's value is shared among them.
 
         Word n-gram weights go to their words (a bigram's weight is split between its two
@@ -335,8 +337,9 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         terms: dict[str, int] = {}
         chunk_owners, char_columns = [], []
         word_pairs: list[tuple[int, int]] = []  # (unigram column, owner)
-        for chunk in text.lower().split():
-            term = term_of(chunk)
+        if chunks is None:
+            chunks = [(c, term_of(c)) for c in text.lower().split()]
+        for chunk, term in chunks:
             if not term:
                 continue
             owner = terms.setdefault(term, len(terms))
@@ -399,11 +402,18 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         )
 
     def term_contributions_many(
-        self, text: str, columns: Sequence[int], row: FeatureRow | None = None
+        self,
+        text: str,
+        columns: Sequence[int],
+        row: FeatureRow | None = None,
+        chunks: Sequence[tuple[str, str]] | None = None,
     ) -> list[dict[str, float]]:
-        """How much each word of `text` raised the score of each of `columns` (log-odds)."""
+        """How much each word of `text` raised the score of each of `columns` (log-odds).
+
+        `chunks`, when given, are the text's lower-cased whitespace chunks with their terms
+        (as `evidence.Passage` holds them), so the text is not cut twice."""
         row = row if row is not None else self.vectorize_one(text)
-        terms, (owner_ids, positions, values) = self._attribution(text, row)
+        terms, (owner_ids, positions, values) = self._attribution(text, row, chunks)
         weights = self._scoring()[0][row.indices[positions]][:, list(columns)].T
         return [
             dict(zip(terms, np.bincount(owner_ids, values * w, len(terms)).tolist(), strict=True))

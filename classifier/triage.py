@@ -141,8 +141,12 @@ class TriageService:
         )
         # One attribution of the text serves every label's evidence.
         columns = predicted + ([len(labels)] if escalation.escalate else [])
-        contributions = model.term_contributions_many(text, columns, features) if columns else []
         passage = Passage.of(text)
+        contributions = (
+            model.term_contributions_many(text, columns, features, passage.chunks)
+            if columns
+            else []
+        )
         departments = []
         for column, scores in zip(predicted, contributions, strict=False):
             evidence = find_evidence(passage, scores)
