@@ -227,13 +227,7 @@ class TextFeatures:
     def _char_counts(self, lowered: list[str]) -> csr_matrix:
         # documents x distinct chunks, times distinct chunks x n-grams: each distinct chunk
         # is looked at once per batch, however often it occurs.
-        local: dict[str, int] = {}
-        indptr = [0]
-        cols: list[int] = []
-        for text in lowered:
-            cols.extend(local.setdefault(c, len(local)) for c in text.split())
-            indptr.append(len(cols))
-        documents = _counts(indptr, cols, len(local))
+        documents, local = chunk_counts(lowered)
         grams = [self.chunk_ngrams(c) for c in local]
         lengths = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams))
         ngrams = csr_matrix(
@@ -246,6 +240,17 @@ class TextFeatures:
         )
         ngrams.sum_duplicates()
         return csr_matrix(documents @ ngrams)
+
+
+def chunk_counts(lowered: list[str]) -> tuple[csr_matrix, dict[str, int]]:
+    """How often each distinct whitespace chunk occurs in each text, and the chunks' columns."""
+    chunks: dict[str, int] = {}
+    indptr = [0]
+    cols: list[int] = []
+    for text in lowered:
+        cols.extend(chunks.setdefault(c, len(chunks)) for c in text.split())
+        indptr.append(len(cols))
+    return _counts(indptr, cols, len(chunks)), chunks
 
 
 def _bigram_table(vocabulary: dict[str, int]) -> tuple[NDArray[np.int64], Indices]:

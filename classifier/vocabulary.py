@@ -19,7 +19,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from classifier.features import char_wb_ngrams, check_vectorizer, tfidf
+from classifier.features import char_wb_ngrams, check_vectorizer, chunk_counts, tfidf
 
 
 def fit_transform(union: FeatureUnion, texts: Sequence[str]) -> csr_matrix:
@@ -74,17 +74,7 @@ def _word_counts(lowered: list[str], word: TfidfVectorizer) -> tuple[csr_matrix,
 
 def _char_counts(lowered: list[str], char: TfidfVectorizer) -> tuple[csr_matrix, list[str]]:
     """Counts of every ``char_wb`` n-gram: documents x chunks times chunks x n-grams."""
-    chunks: dict[str, int] = {}
-    indptr = [0]
-    cols: list[int] = []
-    for text in lowered:
-        cols.extend(chunks.setdefault(c, len(chunks)) for c in text.split())
-        indptr.append(len(cols))
-    documents = csr_matrix(
-        (np.ones(len(cols), dtype=np.float64), np.array(cols, dtype=np.intp), indptr),
-        shape=(len(lowered), len(chunks)),
-    )
-    documents.sum_duplicates()
+    documents, chunks = chunk_counts(lowered)
     grams: dict[str, int] = {}
     gram_rows: list[int] = []
     gram_cols: list[int] = []

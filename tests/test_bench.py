@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from classifier.catalogue import DEPARTMENT_IDS
 from classifier.data import Record
 from classifier.settings import PROJECT_ROOT
 
@@ -62,3 +63,48 @@ def test_triage_latency_prints_single_and_batch_figures_against_the_pipeline(
     assert len(triage) == 4 and 0 < float(triage[0]) <= float(triage[1]) <= float(triage[2])
     assert rows["baseline: Pipeline.predict_proba"][-1] in ("1.00x", "1.0x")
     assert float(rows["ours, warm"][0].replace(",", "")) > 0
+
+
+def run_bench(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / script), *args],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    return result.stdout
+
+
+def test_baselines_print_the_keyword_router_beside_our_model(
+    tmp_path: Path, tiny_records: list[Record]
+) -> None:
+    train = write(tmp_path / "train.jsonl", tiny_records[:200])
+    test = write(tmp_path / "test.jsonl", tiny_records[200:])
+    out = run_bench("baselines.py", "--no-embeddings", "--single", "20",
+                    "--data", str(train), "--test", str(test))  # fmt: skip
+    header = next(line for line in out.splitlines() if "keyword router" in line)
+    assert header.split() == ["keyword", "router", "ours"]
+    macro = next(line for line in out.splitlines() if line.startswith("macro-F1")).split()[1:]
+    assert all(0.0 <= float(value) <= 1.0 for value in macro)
+    assert "vs keyword router:" in out and "points of macro-F1" in out
+    assert sum(line.split()[0] in DEPARTMENT_IDS for line in out.splitlines() if line) == 9
+
+
+def test_training_scale_times_a_perturbed_training_set(
+    tmp_path: Path, tiny_records: list[Record]
+) -> None:
+    train = write(tmp_path / "train.jsonl", tiny_records[:150])
+    test = write(tmp_path / "test.jsonl", tiny_records[250:])
+    out = run_bench("training_scale.py", "--records", "600", "--no-baseline",
+                    "--data", str(train), "--test", str(test))  # fmt: skip
+    assert "600 complaints (150 distinct before perturbation)" in out
+    assert "ours: " in out and "s in all" in out and "frozen test set: macro-F1" in out
+    assert "target under 60 s: meets" in out
+
+
+def test_startup_times_the_server_to_readyz(
+    models_dir_with_champion: tuple[Path, str],
+) -> None:
+    models_dir, _ = models_dir_with_champion
+    out = run_bench("startup.py", "--runs", "1", "--models-dir", str(models_dir))
+    rows = {line[:32].strip(): line[32:].split() for line in out.splitlines()[2:4]}
+    assert rows["baseline: bare FastAPI app"][1] == "1.0x"
+    assert float(rows["complaint-triage serve"][0]) > 0
