@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
@@ -135,17 +136,18 @@ class TextFeatures:
     # -- pieces ----------------------------------------------------------------------------
     def chunk(self, chunk: str) -> tuple[Indices, tuple[int, ...]]:
         """For one lowercased whitespace-free chunk: the character-vocabulary columns of its
-        n-grams (repeats kept) and the word-vocabulary columns of the words inside it."""
+        n-grams (repeats kept) and the word-vocabulary columns of its words, in order (-1 for
+        a word outside the vocabulary)."""
         cached = self._chunks.get(chunk)
         if cached is None:
             if len(self._chunks) >= CHUNK_CACHE_SIZE:
                 self._chunks = {}  # a fresh dict: readers holding the old one stay correct
             vocabulary = self.char_vocabulary
             found = [vocabulary.get(g) for g in char_wb_ngrams(chunk, *self.char_range)]
-            words = [self.word_vocabulary.get(w) for w in self._token.findall(chunk)]
+            get = self.word_vocabulary.get
             cached = (
                 np.array([c for c in found if c is not None], dtype=np.intp),
-                tuple(c for c in words if c is not None),
+                tuple(get(w, -1) for w in self._token.findall(chunk)),
             )
             self._chunks[chunk] = cached
         return cached
@@ -155,17 +157,18 @@ class TextFeatures:
         return self.chunk(chunk)[0]
 
     def _word_columns(self, token_lists: Sequence[list[str]]) -> tuple[Indices, Indices]:
-        """(row, column) of every in-vocabulary unigram and bigram of tokenised texts.
-
-        Tokens become unigram columns by one dictionary lookup each; a bigram is then the
-        pair of its words' columns, found with one vectorised search rather than by joining
-        and hashing a string per pair.
-        """
+        """(row, column) of every in-vocabulary unigram and bigram of tokenised texts."""
         lengths = np.fromiter(map(len, token_lists), dtype=np.intp, count=len(token_lists))
         rows = np.repeat(np.arange(len(token_lists), dtype=np.intp), lengths)
         get = self.word_vocabulary.get
-        flat = [get(t, -1) for tokens in token_lists for t in tokens]
-        ids = np.array(flat, dtype=np.int64)
+        ids = np.array([get(t, -1) for tokens in token_lists for t in tokens], dtype=np.int64)
+        return self._ngram_columns(ids, rows)
+
+    def _ngram_columns(self, ids: NDArray[np.int64], rows: Indices) -> tuple[Indices, Indices]:
+        """(row, column) of the unigrams and bigrams of a sequence of unigram columns
+        (-1 for a word outside the vocabulary). Tokens become unigram columns by one lookup
+        each; a bigram is then the pair of its words' columns, found with one vectorised
+        search rather than by joining and hashing a string per pair."""
         known = ids >= 0
         pair = known[:-1] & known[1:] & (rows[:-1] == rows[1:])
         keys = ids[:-1][pair] * self.offset + ids[1:][pair]
@@ -188,10 +191,11 @@ class TextFeatures:
     # -- one text --------------------------------------------------------------------------
     def row(self, text: str) -> FeatureRow:
         """The feature row of one text: equal to the union's ``transform([text])``."""
-        lowered = text.lower()
-        word_cols = self._word_columns([self._tokens(lowered)])[1]
-        chunks = [self.chunk_ngrams(c) for c in lowered.split()]
-        char_cols = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.intp)
+        # Words never span whitespace, so the text's words are its chunks' words in order.
+        chunks = [self.chunk(c) for c in text.lower().split()]
+        ids = np.fromiter(chain.from_iterable(c[1] for c in chunks), dtype=np.int64)
+        word_cols = self._ngram_columns(ids, np.zeros(len(ids), dtype=np.intp))[1]
+        char_cols = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0, dtype=np.intp)
         word_idx, word_data = _row_tfidf(word_cols, self._word_idf, self._word_sublinear)
         char_idx, char_data = _row_tfidf(char_cols, self._char_idf, self._char_sublinear)
         return FeatureRow(

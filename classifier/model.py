@@ -346,7 +346,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             ngrams, words = fast.chunk(chunk)
             chunk_owners.append(owner)
             char_columns.append(ngrams)
-            word_pairs.extend((column, owner) for column in words)
+            word_pairs.extend((column, owner) for column in words if column >= 0)
         parts = [self._char_shares(row, chunk_owners, char_columns)]
         parts.append(self._word_shares(row, word_pairs, terms))
         owner_ids, positions, fractions = (np.concatenate(p) for p in zip(*parts, strict=True))
