@@ -25,15 +25,12 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
+from classifier.attribution import attribute
 from classifier.catalogue import DEPARTMENT_IDS
-from classifier.evidence import term_of
 from classifier.features import FeatureRow, TextFeatures
 from classifier.vocabulary import fit_transform
 
 Matrix = NDArray[np.float64]
-# Per share of a feature's value: the word's index, the feature's position, the amount.
-Attribution = tuple[NDArray[np.intp], NDArray[np.intp], Matrix]
-_EMPTY: Attribution = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, np.float64))
 # Bumped whenever a fitted TriageModel's attributes change shape or meaning; the registry
 # refuses artefacts of another format instead of failing on the first request.
 MODEL_FORMAT = 2
@@ -323,84 +320,6 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         coef = self.estimators_[column].coef_
         return np.asarray(coef, dtype=np.float64).ravel()
 
-    def _attribution(
-        self, text: str, row: FeatureRow, chunks: Sequence[tuple[str, str]] | None = None
-    ) -> tuple[list[str], Attribution]:
-        """The words of `text` and how each non-zero feature's value is shared among them.
-
-        Word n-gram weights go to their words (a bigram's weight is split between its two
-        words); a character n-gram's weight is split between the words that contain it, so
-        misspelt words ("refnd") still get credit for what they resemble. Returns, per
-        share, the word's index, the feature's position in `row` and the fraction.
-        """
-        fast = self._text_features()
-        terms: dict[str, int] = {}
-        chunk_owners, char_columns = [], []
-        word_pairs: list[tuple[int, int]] = []  # (unigram column, owner)
-        if chunks is None:
-            chunks = [(c, term_of(c)) for c in text.lower().split()]
-        for chunk, term in chunks:
-            if not term:
-                continue
-            owner = terms.setdefault(term, len(terms))
-            ngrams, words = fast.chunk(chunk)
-            chunk_owners.append(owner)
-            char_columns.append(ngrams)
-            word_pairs.extend((column, owner) for column in words if column >= 0)
-        parts = [self._char_shares(row, chunk_owners, char_columns)]
-        parts.append(self._word_shares(row, word_pairs, terms))
-        owner_ids, positions, fractions = (np.concatenate(p) for p in zip(*parts, strict=True))
-        return list(terms), (owner_ids, positions, fractions * row.data[positions])
-
-    def _char_shares(
-        self, row: FeatureRow, chunk_owners: list[int], char_columns: list[NDArray[np.intp]]
-    ) -> Attribution:
-        """Each character n-gram's value split evenly among the words that contain it."""
-        if not char_columns:
-            return _EMPTY
-        fast = self._text_features()
-        width = len(fast.char_vocabulary)
-        lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
-        owners = np.repeat(np.array(chunk_owners, dtype=np.intp), lengths)
-        pairs = np.unique(owners * width + np.concatenate(char_columns))  # each pair once
-        owner_ids, columns = pairs // width, pairs % width
-        owners_per_column = np.bincount(columns, minlength=width)
-        found = np.searchsorted(row.indices, columns + fast.offset)
-        present = found < len(row.indices)
-        present[present] = row.indices[found[present]] == columns[present] + fast.offset
-        return owner_ids[present], found[present], 1.0 / owners_per_column[columns[present]]
-
-    def _word_shares(
-        self, row: FeatureRow, word_pairs: list[tuple[int, int]], terms: dict[str, int]
-    ) -> Attribution:
-        """Each word n-gram's value split among its words, and each word's share among the
-        whitespace terms it occurs in ("refund/return" holds both words)."""
-        fast = self._text_features()
-        positions = np.flatnonzero(row.indices < fast.offset)
-        first, second = fast.word_parts(row.indices[positions])
-        bigram = second >= 0
-        entry_positions = np.concatenate([positions, positions[bigram]])
-        entry_words = np.concatenate([first, second[bigram]])
-        entry_sizes = np.where(np.concatenate([bigram, bigram[bigram]]), 2, 1)
-        pairs = np.unique(np.array(word_pairs, dtype=np.intp).reshape(-1, 2), axis=0)
-        pair_words, pair_owners = pairs[:, 0], pairs[:, 1]
-        low = np.searchsorted(pair_words, entry_words, "left")
-        count = np.searchsorted(pair_words, entry_words, "right") - low
-        for i in np.flatnonzero(count == 0).tolist():  # not inside any term: its own term
-            orphan = terms.setdefault(fast.word_terms[entry_words[i]], len(terms))
-            pair_owners = np.append(pair_owners, orphan)
-            low[i], count[i] = len(pair_owners) - 1, 1
-        taken = (
-            np.repeat(low, count)
-            + np.arange(count.sum())
-            - np.repeat(np.cumsum(count) - count, count)
-        )
-        return (
-            pair_owners[taken],
-            np.repeat(entry_positions, count),
-            np.repeat(1.0 / (entry_sizes * count), count),
-        )
-
     def term_contributions_many(
         self,
         text: str,
@@ -413,7 +332,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         `chunks`, when given, are the text's lower-cased whitespace chunks with their terms
         (as `evidence.Passage` holds them), so the text is not cut twice."""
         row = row if row is not None else self.vectorize_one(text)
-        terms, (owner_ids, positions, values) = self._attribution(text, row, chunks)
+        terms, (owner_ids, positions, values) = attribute(self._text_features(), text, row, chunks)
         weights = self._scoring()[0][row.indices[positions]][:, list(columns)].T
         return [
             dict(zip(terms, np.bincount(owner_ids, values * w, len(terms)).tolist(), strict=True))

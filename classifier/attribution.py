@@ -1,0 +1,98 @@
+"""Which words of a complaint raised a label's score: each feature's value shared out
+among the words it came from, so a linear model's score splits exactly into per-word parts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from classifier.evidence import term_of
+from classifier.features import FeatureRow, TextFeatures
+
+# Per share of a feature's value: the word's index, the feature's position, the amount.
+Attribution = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]
+_EMPTY: Attribution = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, np.float64))
+
+
+def attribute(
+    fast: TextFeatures,
+    text: str,
+    row: FeatureRow,
+    chunks: Sequence[tuple[str, str]] | None = None,
+) -> tuple[list[str], Attribution]:
+    """The words of `text` and how each non-zero feature's value is shared among them.
+
+    Word n-gram weights go to their words (a bigram's weight is split between its two
+    words); a character n-gram's weight is split between the words that contain it, so
+    misspelt words ("refnd") still get credit for what they resemble. Returns, per
+    share, the word's index, the feature's position in `row` and the value it receives.
+    """
+    terms: dict[str, int] = {}
+    chunk_owners, char_columns = [], []
+    word_pairs: list[tuple[int, int]] = []  # (unigram column, owner)
+    if chunks is None:
+        chunks = [(c, term_of(c)) for c in text.lower().split()]
+    for chunk, term in chunks:
+        if not term:
+            continue
+        owner = terms.setdefault(term, len(terms))
+        ngrams, words = fast.chunk(chunk)
+        chunk_owners.append(owner)
+        char_columns.append(ngrams)
+        word_pairs.extend((column, owner) for column in words if column >= 0)
+    parts = [_char_shares(fast, row, chunk_owners, char_columns)]
+    parts.append(_word_shares(fast, row, word_pairs, terms))
+    owner_ids, positions, fractions = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return list(terms), (owner_ids, positions, fractions * row.data[positions])
+
+
+def _char_shares(
+    fast: TextFeatures,
+    row: FeatureRow,
+    chunk_owners: list[int],
+    char_columns: list[NDArray[np.intp]],
+) -> Attribution:
+    """Each character n-gram's value split evenly among the words that contain it."""
+    if not char_columns:
+        return _EMPTY
+    width = len(fast.char_vocabulary)
+    lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
+    owners = np.repeat(np.array(chunk_owners, dtype=np.intp), lengths)
+    pairs = np.unique(owners * width + np.concatenate(char_columns))  # each pair once
+    owner_ids, columns = pairs // width, pairs % width
+    owners_per_column = np.bincount(columns, minlength=width)
+    found = np.searchsorted(row.indices, columns + fast.offset)
+    present = found < len(row.indices)
+    present[present] = row.indices[found[present]] == columns[present] + fast.offset
+    return owner_ids[present], found[present], 1.0 / owners_per_column[columns[present]]
+
+
+def _word_shares(
+    fast: TextFeatures, row: FeatureRow, word_pairs: list[tuple[int, int]], terms: dict[str, int]
+) -> Attribution:
+    """Each word n-gram's value split among its words, and each word's share among the
+    whitespace terms it occurs in ("refund/return" holds both words)."""
+    positions = np.flatnonzero(row.indices < fast.offset)
+    first, second = fast.word_parts(row.indices[positions])
+    bigram = second >= 0
+    entry_positions = np.concatenate([positions, positions[bigram]])
+    entry_words = np.concatenate([first, second[bigram]])
+    entry_sizes = np.where(np.concatenate([bigram, bigram[bigram]]), 2, 1)
+    pairs = np.unique(np.array(word_pairs, dtype=np.intp).reshape(-1, 2), axis=0)
+    pair_words, pair_owners = pairs[:, 0], pairs[:, 1]
+    low = np.searchsorted(pair_words, entry_words, "left")
+    count = np.searchsorted(pair_words, entry_words, "right") - low
+    for i in np.flatnonzero(count == 0).tolist():  # not inside any term: its own term
+        orphan = terms.setdefault(fast.word_terms[entry_words[i]], len(terms))
+        pair_owners = np.append(pair_owners, orphan)
+        low[i], count[i] = len(pair_owners) - 1, 1
+    taken = (
+        np.repeat(low, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    )
+    return (
+        pair_owners[taken],
+        np.repeat(entry_positions, count),
+        np.repeat(1.0 / (entry_sizes * count), count),
+    )
