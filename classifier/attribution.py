@@ -30,18 +30,22 @@ def attribute(
     share, the word's index, the feature's position in `row` and the value it receives.
     """
     terms: dict[str, int] = {}
-    chunk_owners, char_columns = [], []
-    word_pairs: list[tuple[int, int]] = []  # (unigram column, owner)
     if chunks is None:
         chunks = [(c, term_of(c)) for c in text.lower().split()]
+    # A repeated chunk ("the", "refund") adds no new (word, feature) pair: look each up once.
+    owner_of: dict[str, int] = {}
     for chunk, term in chunks:
-        if not term:
-            continue
-        owner = terms.setdefault(term, len(terms))
-        ngrams, words = fast.chunk(chunk)
-        chunk_owners.append(owner)
-        char_columns.append(ngrams)
-        word_pairs.extend((column, owner) for column in words if column >= 0)
+        if term and chunk not in owner_of:
+            owner_of[chunk] = terms.setdefault(term, len(terms))
+    chunk_owners = list(owner_of.values())
+    looked_up = [fast.chunk(chunk) for chunk in owner_of]
+    char_columns = [ngrams for ngrams, _ in looked_up]
+    word_pairs = [
+        (column, owner)
+        for (_, words), owner in zip(looked_up, chunk_owners, strict=True)
+        for column in words
+        if column >= 0
+    ]
     parts = [_char_shares(fast, row, chunk_owners, char_columns)]
     parts.append(_word_shares(fast, row, word_pairs, terms))
     owner_ids, positions, fractions = (np.concatenate(p) for p in zip(*parts, strict=True))
@@ -57,16 +61,17 @@ def _char_shares(
     """Each character n-gram's value split evenly among the words that contain it."""
     if not char_columns:
         return _EMPTY
-    width = len(fast.char_vocabulary)
     lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
     owners = np.repeat(np.array(chunk_owners, dtype=np.intp), lengths)
-    pairs = np.unique(owners * width + np.concatenate(char_columns))  # each pair once
-    owner_ids, columns = pairs // width, pairs % width
-    owners_per_column = np.bincount(columns, minlength=width)
-    found = np.searchsorted(row.indices, columns + fast.offset)
+    features = np.concatenate(char_columns) + fast.offset
+    found = np.searchsorted(row.indices, features)
     present = found < len(row.indices)
-    present[present] = row.indices[found[present]] == columns[present] + fast.offset
-    return owner_ids[present], found[present], 1.0 / owners_per_column[columns[present]]
+    present[present] = row.indices[found[present]] == features[present]
+    width = len(row.indices)
+    pairs = np.unique(owners[present] * width + found[present])  # each (word, feature) once
+    owner_ids, positions = pairs // width, pairs % width
+    owners_per_position = np.bincount(positions, minlength=width)
+    return owner_ids, positions, 1.0 / owners_per_position[positions]
 
 
 def _word_shares(
@@ -80,8 +85,9 @@ def _word_shares(
     entry_positions = np.concatenate([positions, positions[bigram]])
     entry_words = np.concatenate([first, second[bigram]])
     entry_sizes = np.where(np.concatenate([bigram, bigram[bigram]]), 2, 1)
-    pairs = np.unique(np.array(word_pairs, dtype=np.intp).reshape(-1, 2), axis=0)
-    pair_words, pair_owners = pairs[:, 0], pairs[:, 1]
+    width = max(len(terms), 1)
+    keys = np.unique(np.array(word_pairs, dtype=np.intp).reshape(-1, 2) @ [width, 1])
+    pair_words, pair_owners = keys // width, keys % width
     low = np.searchsorted(pair_words, entry_words, "left")
     count = np.searchsorted(pair_words, entry_words, "right") - low
     for i in np.flatnonzero(count == 0).tolist():  # not inside any term: its own term

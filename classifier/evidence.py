@@ -101,20 +101,28 @@ class Passage:
     sentences: tuple[Span, ...]
     # the normalised terms of each sentence's tokens, sentence by sentence
     sentence_terms: tuple[frozenset[str], ...]
+    # where each term occurs, as indices into `tokens`, so a label's few chosen terms are
+    # found without walking every token once per label
+    occurrences: dict[str, list[int]]
+    # the terms that can stand as evidence (see `_usable`), decided once per text
+    usable: frozenset[str]
 
     @classmethod
     def of(cls, text: str) -> Passage:
         chunks, tokens = _tokens(text)
         spans = sentences(text)
         members: list[set[str]] = [set() for _ in spans]
+        occurrences: dict[str, list[int]] = {}
         i = 0
-        for term, start, end in tokens:
+        for index, (term, start, end) in enumerate(tokens):
+            occurrences.setdefault(term, []).append(index)
             while i < len(spans) and spans[i].end < end:
                 i += 1
             if i < len(spans) and spans[i].start <= start:
                 members[i].add(term)
         members_ = tuple(frozenset(m) for m in members)
-        return cls(text, tuple(tokens), tuple(chunks), tuple(spans), members_)
+        usable = frozenset(filter(_usable, occurrences))
+        return cls(text, tuple(tokens), tuple(chunks), tuple(spans), members_, occurrences, usable)
 
 
 def find_evidence(
@@ -127,34 +135,39 @@ def find_evidence(
 ) -> Evidence:
     """The strongest positive terms, merged into phrases where adjacent, and their sentences."""
     passage = text if isinstance(text, Passage) else Passage.of(text)
-    text = passage.text
+    text, tokens = passage.text, passage.tokens
     # The eight strongest terms that are words rather than stop words or identifiers,
-    # and within `relative_floor` of the strongest.
-    positive: dict[str, float] = {}
-    # Usually the strongest few dozen hold the eight; sort everything only when they do not.
-    strongest = heapq.nlargest(40, contributions.items(), key=lambda kv: kv[1])
-    if len(strongest) == 40 and sum(_usable(t) for t, s in strongest if s > 0) < 8:
-        strongest = sorted(contributions.items(), key=lambda kv: -kv[1])
-    for term, score in strongest:
-        if score <= 0 or len(positive) == 8:
-            break
-        if _usable(term):
-            positive[term] = score
+    # and within `relative_floor` of the strongest. Terms the attribution found outside
+    # the passage's own cuts (rare) are judged on their own.
+    usable = passage.usable
+    candidates = [
+        (score, term)
+        for term, score in contributions.items()
+        if score > 0 and (term in usable or (term not in passage.occurrences and _usable(term)))
+    ]
+    positive = {term: score for score, term in heapq.nlargest(8, candidates)}
     if not positive:
         return Evidence((), ())
     floor = max(positive.values()) * relative_floor
     chosen = {t for t, s in positive.items() if s >= floor}
+    # Adjacent chosen tokens (only white space between them) make one phrase.
+    indices = sorted(i for t in chosen for i in passage.occurrences.get(t, ()))
     phrases: dict[str, float] = {}
-    run: list[tuple[str, int, int]] = []
-    for token in [*passage.tokens, ("", -1, -1)]:
-        if token[0] in chosen and (not run or text[run[-1][2] : token[1]].strip() == ""):
-            run.append(token)
+    run: list[int] = []
+    for index in [*indices, -1]:
+        if (
+            index >= 0
+            and run
+            and index == run[-1] + 1
+            and text[tokens[run[-1]][2] : tokens[index][1]].strip() == ""
+        ):
+            run.append(index)
             continue
         if run:
-            phrase = text[run[0][1] : run[-1][2]]
-            score = sum(positive[t] for t in {r[0] for r in run})
-            phrases[phrase.lower()] = max(phrases.get(phrase.lower(), 0.0), score)
-        run = [token] if token[0] in chosen else []
+            phrase = text[tokens[run[0]][1] : tokens[run[-1]][2]].lower()
+            score = sum(positive[t] for t in {tokens[r][0] for r in run})
+            phrases[phrase] = max(phrases.get(phrase, 0.0), score)
+        run = [index]
     terms = tuple(p for p, _ in sorted(phrases.items(), key=lambda kv: -kv[1])[:max_terms])
     scored = []
     for span, members in zip(passage.sentences, passage.sentence_terms, strict=True):

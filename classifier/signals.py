@@ -9,6 +9,7 @@ organisation to extend. Guards keep common decoys out ("legal tender", "not plan
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from classifier.money import amounts
@@ -145,15 +146,37 @@ RULES: tuple[_Rule, ...] = (
 )
 
 
+# Where any rule matches lower-cased text: one pass over the text instead of one per rule.
+# A zero-width lookahead, so every such position is found, overlapping or not.
+_ANY_RULE = re.compile(
+    r"\b(?=\w)(?=" + "|".join(f"(?:{rule.lowered.pattern})" for rule in RULES) + ")"
+)
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """What `pattern.finditer(text)` yields, trying only `starts`: the positions where some
+    rule matches include every position where this one does."""
+    after = 0
+    for start in starts:
+        if start >= after and (match := pattern.match(text, start)):
+            after = match.end()
+            yield match
+
+
 def detect(text: str, *, amount_limit: float) -> list[Signal]:
     """The escalation signals in `text`, at most one per reason, in rule order."""
     # Quoted earlier correspondence ("> ...") is our own or old text, not the customer's words.
     own = re.sub(r"(?m)^[ \t]*>.*$", lambda m: " " * len(m.group()), text)
     lowered = own.lower()
     same_offsets = len(lowered) == len(own)  # lower() lengthens a few letters, such as İ
+    starts = [m.start() for m in _ANY_RULE.finditer(lowered)] if same_offsets else []
     signals = []
     for rule in RULES:
-        matches = rule.lowered.finditer(lowered) if same_offsets else rule.pattern.finditer(own)
+        matches = (
+            _matches_at(rule.lowered, lowered, starts)
+            if same_offsets
+            else rule.pattern.finditer(own)
+        )
         for match in matches:
             start, end = match.span()
             if rule.negatable and _NEGATION_BEFORE.search(own[max(0, start - 40) : start]):

@@ -98,9 +98,13 @@ def test_the_lowered_patterns_find_exactly_what_the_case_insensitive_ones_find(
         lowered = record.text.lower()
         if len(lowered) != len(record.text):
             continue
+        starts = [m.start() for m in signals._ANY_RULE.finditer(lowered)]
         for rule in signals.RULES:
             slow = [m.span() for m in rule.pattern.finditer(record.text)]
             assert [m.span() for m in rule.lowered.finditer(lowered)] == slow, rule.reason
+            # and trying only where some rule matches finds the same
+            fast = signals._matches_at(rule.lowered, lowered, starts)
+            assert [m.span() for m in fast] == slow, rule.reason
             checked += bool(slow)
     assert checked > 500
 
