@@ -64,9 +64,27 @@ def sentences(text: str) -> list[Span]:
     return spans
 
 
+# One whitespace chunk, its term (edge punctuation removed) as group 1 when it has one.
+_CHUNK = re.compile(r"(?=\S)[^\w\s]*(?:(\w(?:\S*\w)?)[^\w\s]*)?")
+
+
 def _tokens(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]]]:
     """Per whitespace token with a term: (lower-cased token, term), and (term, start, end)
     with the offsets of the term inside the token (edge punctuation removed)."""
+    chunks, found = [], []
+    lowered = text.lower()
+    if len(lowered) == len(text):  # one pass over the lowered text gives chunk and term
+        for match in _CHUNK.finditer(lowered):
+            term = match.group(1)
+            if term:
+                chunks.append((match.group(), term))
+                found.append((term, match.start(1), match.end(1)))
+        return chunks, found
+    return _tokens_by_chunk(text)  # lower() lengthens a few letters, such as İ
+
+
+def _tokens_by_chunk(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]]]:
+    """`_tokens` one chunk at a time, for text whose lower case has another length."""
     chunks, found = [], []
     for match in WS_TOKEN.finditer(text):
         lowered = match.group().lower()
@@ -86,8 +104,9 @@ def _usable(term: str) -> bool:
 
 def _identifier(term: str) -> bool:
     """Order numbers and amounts ("55812", "89.99") are facts, not reasons for a label."""
-    digits = sum(ch.isdigit() for ch in term)
-    return len(term) >= 4 and digits * 2 > len(term)
+    if len(term) < 4 or term.isalpha():
+        return False
+    return sum(map(str.isdigit, term)) * 2 > len(term)
 
 
 @dataclass(frozen=True)

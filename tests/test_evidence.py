@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from classifier import evidence
 from classifier.case import CaseContext
 from classifier.data import Record
 from classifier.evidence import sentences
@@ -64,3 +65,11 @@ def test_sentences_keep_amounts_and_closing_quotes_whole() -> None:
         'They said "delivered."',
         "But nothing came!",
     ]
+
+
+def test_one_pass_cutting_equals_cutting_chunk_by_chunk(train_records: list[Record]) -> None:
+    awkward = ["...and THEN -- “Refund!!” (ORDER #55812), e.g. £89.99/£12", "_x_ ¿qué? naïve", ""]
+    for text in [*awkward, *(r.text for r in train_records)]:
+        assert evidence._tokens(text) == evidence._tokens_by_chunk(text)
+    chunks, tokens = evidence._tokens("İstanbul: REFUND now!")  # falls back, offsets kept
+    assert [t[0] for t in tokens] == ["i̇stanbul", "refund", "now"]
