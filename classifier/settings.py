@@ -52,12 +52,23 @@ class Settings(BaseSettings):
         16.0, description="Working hours to the next customer update when no department acts."
     )
 
+    database_url: str = Field(
+        "sqlite:///var/complaint-triage.db",
+        description="Where triages, feedback and handoffs are stored: a SQLite file (relative"
+        " to `root`) or postgresql://user@host:port/database.",
+    )
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         for name in ("models_dir", "training_data", "test_data", "catalogue", "templates_dir"):
             value: Path = getattr(self, name)
             if not value.is_absolute():
                 setattr(self, name, self.root / value)
+        sqlite = "sqlite:///"
+        if self.database_url.startswith(sqlite):
+            path = self.database_url.removeprefix(sqlite)
+            if path and path != ":memory:" and not Path(path).is_absolute():
+                self.database_url = f"{sqlite}{self.root / path}"
         return self
 
 

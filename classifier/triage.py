@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from classifier.case import CaseContext
 from classifier.catalogue import Catalogue
+from classifier.document import triage_document
 from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, HandoffDraft
 from classifier.evidence import Passage, Span, find_evidence, summary
 from classifier.language import detect_language
@@ -20,6 +21,7 @@ from classifier.model import FeatureRow
 from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.registry import LoadedModel
 from classifier.settings import Settings
+from classifier.store import NewHandoff, Store
 from classifier.working_hours import WorkingHours
 
 ESCALATE = "escalate"
@@ -76,6 +78,7 @@ class TriageResult:
     handoffs: tuple[HandoffDraft, ...]
     customer_message: Draft
     reply_by: datetime
+    handoff_ids: tuple[str, ...] = ()  # one per handoff: how the store and the API name it
 
 
 class TriageService:
@@ -89,6 +92,7 @@ class TriageService:
         review_margin: float,
         clock: Callable[[], datetime],
         review_min_words: int = 3,
+        store: Store | None = None,
     ) -> None:
         self.holder = holder
         self.catalogue = catalogue
@@ -97,6 +101,7 @@ class TriageService:
         self.review_margin = review_margin
         self.review_min_words = review_min_words
         self.clock = clock
+        self.store = store
 
     def _loaded(self) -> LoadedModel:
         loaded = self.holder.current
@@ -218,7 +223,7 @@ class TriageService:
         )
         now = self.clock()
         handoffs, reply_by, customer_message = self.drafter.drafts(facts, now)
-        return TriageResult(
+        result = TriageResult(
             triage_id=triage_id,
             case_ref=case_ref,
             created=now,
@@ -227,10 +232,37 @@ class TriageService:
             handoffs=tuple(handoffs),
             customer_message=customer_message,
             reply_by=reply_by,
+            handoff_ids=tuple(str(uuid.uuid4()) for _ in handoffs),
+        )
+        if self.store is not None:
+            self._save(result, text, context)
+        return result
+
+    def names(self) -> dict[str, str]:
+        return {d: self.catalogue.name(d) for d in self.catalogue.ids}
+
+    def _save(self, result: TriageResult, text: str, context: CaseContext) -> None:
+        assert self.store is not None
+        self.store.save_triage(
+            triage_id=result.triage_id,
+            case_ref=result.case_ref,
+            created=result.created,
+            model_version=result.classification.model_version,
+            text=text,
+            context=context.model_dump(mode="json"),
+            result=triage_document(result, self.names()),
+            escalate=result.classification.escalation.escalate,
+            needs_review=result.classification.needs_review,
+            handoffs=[
+                NewHandoff(i, h.department, h.subject, h.body, h.due)
+                for i, h in zip(result.handoff_ids, result.handoffs, strict=True)
+            ],
         )
 
 
-def build_service(settings: Settings, holder: ModelHolder, catalogue: Catalogue) -> TriageService:
+def build_service(
+    settings: Settings, holder: ModelHolder, catalogue: Catalogue, store: Store | None = None
+) -> TriageService:
     """Assemble the service from settings; the only place the parts are wired together."""
     zone = ZoneInfo(settings.timezone)
     drafter = Drafter(
@@ -249,4 +281,5 @@ def build_service(settings: Settings, holder: ModelHolder, catalogue: Catalogue)
         review_margin=settings.review_margin,
         review_min_words=settings.review_min_words,
         clock=lambda: datetime.now(zone),
+        store=store,
     )

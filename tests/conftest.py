@@ -21,9 +21,12 @@ TINY_SIZE = 300
 
 
 @pytest.fixture(scope="session")
-def project_settings() -> Settings:
-    """Settings pointing at the repository's own data and templates."""
-    return Settings(root=PROJECT_ROOT, _env_file=None)  # type: ignore[call-arg]
+def project_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings pointing at the repository's own data and templates, and a private database."""
+    database = tmp_path_factory.mktemp("var") / "triage.db"
+    return Settings(
+        root=PROJECT_ROOT, database_url=f"sqlite:///{database}", _env_file=None
+    )  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +58,13 @@ def tiny_loaded(tiny_model: TriageModel) -> registry.LoadedModel:
 
 @pytest.fixture
 def settings(tmp_path: Path, project_settings: Settings) -> Settings:
-    """Project settings with a private, empty models directory."""
-    return project_settings.model_copy(update={"models_dir": tmp_path / "models"})
+    """Project settings with a private, empty models directory and database."""
+    return project_settings.model_copy(
+        update={
+            "models_dir": tmp_path / "models",
+            "database_url": f"sqlite:///{tmp_path / 'var' / 'triage.db'}",
+        }
+    )
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from classifier import __version__
-from classifier.api import health, models, triage
+from classifier.api import feedback, handoffs, health, models, triage
 from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
 from classifier.catalogue import load_catalogue
 from classifier.registry import ArtefactError, LoadedModel, load_champion
 from classifier.settings import Settings, get_settings
+from classifier.store import Store
 from classifier.triage import ModelHolder, build_service
 from classifier.web import router as web_router
 
@@ -28,9 +29,11 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalogue = load_catalogue(settings.catalogue)
         holder = ModelHolder()
+        store = Store.open(settings.database_url)
         app.state.settings = settings
         app.state.holder = holder
-        app.state.service = build_service(settings, holder, catalogue)
+        app.state.store = store
+        app.state.service = build_service(settings, holder, catalogue, store)
         app.state.load_error = None
         try:
             holder.swap(model or load_champion(settings.models_dir, catalogue.ids))
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
             app.state.load_error = str(exc)
             log.error("no model loaded: %s", exc)
         yield
+        store.close()
 
     app = FastAPI(
         title="complaint-triage",
@@ -49,6 +53,8 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(triage.router)
+    app.include_router(feedback.router)
+    app.include_router(handoffs.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(web_router)

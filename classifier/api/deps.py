@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from classifier.store import Store
 from classifier.triage import ModelHolder, TriageService
 
 
@@ -19,5 +20,11 @@ def get_holder(request: Request) -> ModelHolder:
     return holder
 
 
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
 ServiceDep = Annotated[TriageService, Depends(get_service)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+StoreDep = Annotated[Store, Depends(get_store)]

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from classifier.store import IdempotencyConflict, NotFound
 from classifier.triage import ModelNotReady
 
 PROBLEM_JSON = "application/problem+json"
@@ -20,6 +21,7 @@ _TITLES = {
     400: "Bad request",
     404: "Not found",
     405: "Method not allowed",
+    409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid input",
@@ -70,6 +72,14 @@ async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
     return problem(503, f"no model is ready: {reason}", instance=request.url.path)
 
 
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return problem(404, str(exc), instance=request.url.path)
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return problem(409, str(exc), instance=request.url.path)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
     return problem(
@@ -81,6 +91,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(ModelNotReady, _not_ready)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(IdempotencyConflict, _conflict)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from classifier.api.deps import HolderDep
+from classifier.api.deps import HolderDep, StoreDep
 from classifier.api.errors import problem
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/livez")
@@ -20,10 +23,16 @@ def livez() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-def readyz(request: Request, holder: HolderDep) -> dict[str, Any] | JSONResponse:
-    """Ready when a verified model is loaded; 503 with the reason otherwise."""
+def readyz(request: Request, holder: HolderDep, store: StoreDep) -> dict[str, Any] | JSONResponse:
+    """Ready when a verified model is loaded and the store answers; 503 with why otherwise."""
     loaded = holder.current
     if loaded is None:
         reason = getattr(request.app.state, "load_error", None) or "no model loaded"
         return problem(503, f"not ready: {reason}", instance="/readyz")
+    try:
+        store.ping()
+    except SQLAlchemyError as exc:
+        log.error("store does not answer: %s", exc)
+        return problem(503, f"not ready: the database does not answer ({type(exc).__name__})",
+                       instance="/readyz")  # fmt: skip
     return {"status": "ready", "model_version": loaded.version}

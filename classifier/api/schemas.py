@@ -7,6 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from classifier.case import CaseContext, Money
+from classifier.catalogue import DEPARTMENT_IDS
+from classifier.document import triage_document
+from classifier.store import Correction, Feedback, Handoff, StoredTriage
 from classifier.triage import TriageResult
 
 MAX_TEXT_CHARS = 20_000
@@ -80,6 +83,7 @@ class EscalationOut(BaseModel):
 
 
 class HandoffOut(BaseModel):
+    id: str = Field(description="The handoff's id, for /v1/handoffs/{id}/sent and /ack.")
     department: str
     name: str
     subject: str
@@ -110,56 +114,139 @@ class TriageResponse(BaseModel):
 
     @classmethod
     def from_result(cls, result: TriageResult, names: dict[str, str]) -> TriageResponse:
-        c = result.classification
-        return cls(
-            triage_id=result.triage_id,
-            case_ref=result.case_ref,
-            model_version=c.model_version,
-            created=result.created,
-            departments=[
-                DepartmentOut(
-                    id=d.id,
-                    name=d.name,
-                    probability=round(d.probability, 4),
-                    threshold=d.threshold,
-                    evidence=list(d.terms),
-                    quotes=[Quote(text=q.text, start=q.start, end=q.end) for q in d.quotes],
-                )
-                for d in c.departments
-            ],
-            probabilities=c.probabilities,
-            escalation=EscalationOut(
-                escalate=c.escalation.escalate,
-                probability=round(c.escalation.probability, 4),
-                reasons=list(c.escalation.reasons),
-                evidence=list(c.escalation_evidence),
-                signals=[
-                    SignalOut(reason=g.reason, phrase=g.phrase, start=g.start, end=g.end)
-                    for g in c.escalation.signals
-                ],
-            ),
-            needs_review=c.needs_review,
-            review_reasons=list(c.review_reasons),
-            language=c.language,
-            summary=result.summary,
-            handoffs=[
-                HandoffOut(
-                    department=h.department,
-                    name=names[h.department],
-                    subject=h.subject,
-                    body=h.body,
-                    due=h.due,
-                )
-                for h in result.handoffs
-            ],
-            customer_message=MessageOut(
-                subject=result.customer_message.subject,
-                body=result.customer_message.body,
-                reply_by=result.reply_by,
-            ),
-        )
+        return cls.model_validate(triage_document(result, names))
 
 
 class ModelInfo(BaseModel):
     version: str
     metadata: dict[str, object]
+
+
+class EditedDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(max_length=500)
+    body: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+def _known_departments(value: list[str]) -> list[str]:
+    unknown = sorted(set(value) - set(DEPARTMENT_IDS))
+    if unknown:
+        raise ValueError(
+            f"unknown department id(s) {', '.join(unknown)}; known: {', '.join(DEPARTMENT_IDS)}"
+        )
+    return value
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    triage_id: str = Field(max_length=36)
+    departments: list[str] = Field(
+        max_length=len(DEPARTMENT_IDS), description="The departments that must act, corrected."
+    )
+    escalate: bool = Field(description="Whether the complaint must be escalated, corrected.")
+    author: str = Field("agent", min_length=1, max_length=120, description="Who corrected it.")
+    handoffs: dict[str, EditedDraft] | None = Field(
+        None, description="Handoff notes as the agent edited them, by department id."
+    )
+    customer_message: EditedDraft | None = None
+    comment: str | None = Field(None, max_length=2000)
+
+    _departments = field_validator("departments")(_known_departments)
+
+    @field_validator("handoffs")
+    @classmethod
+    def _handoff_departments(
+        cls, value: dict[str, EditedDraft] | None
+    ) -> dict[str, EditedDraft] | None:
+        if value is not None:
+            _known_departments(list(value))
+        return value
+
+    def correction(self) -> Correction:
+        return Correction(
+            departments=tuple(dict.fromkeys(self.departments)),
+            escalate=self.escalate,
+            author=self.author,
+            handoffs=(
+                {d: e.model_dump() for d, e in self.handoffs.items()} if self.handoffs else None
+            ),
+            customer_message=self.customer_message.model_dump() if self.customer_message else None,
+            comment=self.comment,
+        )
+
+
+class FeedbackOut(BaseModel):
+    feedback_id: int
+    triage_id: str
+    departments: list[str]
+    escalate: bool
+    author: str
+    created: datetime
+
+    @classmethod
+    def of(cls, feedback: Feedback) -> FeedbackOut:
+        return cls(
+            feedback_id=feedback.id,
+            triage_id=feedback.triage_id,
+            departments=list(feedback.departments),
+            escalate=feedback.escalate,
+            author=feedback.author,
+            created=feedback.created,
+        )
+
+
+class HandoffState(BaseModel):
+    id: str
+    triage_id: str
+    case_ref: str
+    department: str
+    subject: str
+    body: str
+    due: datetime
+    status: str = Field(description="drafted, sent or acknowledged")
+    overdue: bool = Field(description="Past its service level and not acknowledged.")
+    sent_at: datetime | None
+    sent_by: str | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledgement_note: str | None
+
+    @classmethod
+    def of(cls, handoff: Handoff, now: datetime) -> HandoffState:
+        fields = {k: getattr(handoff, k) for k in cls.model_fields if k != "overdue"}
+        return cls(**fields, overdue=handoff.overdue(now))
+
+
+class SentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field("agent", min_length=1, max_length=120)
+    subject: str | None = Field(None, max_length=500, description="The note as sent, if edited.")
+    body: str | None = Field(None, max_length=MAX_TEXT_CHARS)
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(min_length=1, max_length=120, description="Who in the department confirms.")
+    note: str | None = Field(None, max_length=2000)
+
+
+class StoredTriageOut(BaseModel):
+    triage: TriageResponse
+    text: str
+    context: dict[str, object]
+    handoffs: list[HandoffState]
+    feedback: list[FeedbackOut]
+
+    @classmethod
+    def of(cls, stored: StoredTriage, now: datetime) -> StoredTriageOut:
+        return cls(
+            triage=TriageResponse.model_validate(stored.result),
+            text=stored.text,
+            context=stored.context,
+            handoffs=[HandoffState.of(h, now) for h in stored.handoffs],
+            feedback=[FeedbackOut.of(f) for f in stored.feedback],
+        )

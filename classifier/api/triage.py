@@ -1,13 +1,14 @@
-"""POST /v1/triage."""
+"""POST /v1/triage, and stored triages."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 
-from classifier.api.deps import ServiceDep
-from classifier.api.schemas import TriageRequest, TriageResponse
+from classifier.api.deps import ServiceDep, StoreDep
+from classifier.api.schemas import StoredTriageOut, TriageRequest, TriageResponse
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 
@@ -23,5 +24,11 @@ def triage(request: TriageRequest, service: ServiceDep) -> TriageResponse:
     """Departments with evidence, escalation with reasons, handoff notes and the customer
     update for one complaint."""
     result = service.triage(request.text, request.context())
-    names = {d: service.catalogue.name(d) for d in service.catalogue.ids}
-    return TriageResponse.from_result(result, names)
+    return TriageResponse.from_result(result, service.names())
+
+
+@router.get("/triages/{triage_id}", response_model=StoredTriageOut, responses={404: _PROBLEM})
+def stored_triage(triage_id: str, store: StoreDep) -> StoredTriageOut:
+    """A stored triage as it was returned, with its text, its handoffs' statuses and the
+    agents' corrections."""
+    return StoredTriageOut.of(store.triage(triage_id), datetime.now(UTC))

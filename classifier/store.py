@@ -1,0 +1,539 @@
+"""Stored triages, the agents' corrections and the handoffs' confirmations (SQLAlchemy 2).
+
+One code path for SQLite (the embedded default, WAL and a busy timeout) and PostgreSQL
+(`CT_DATABASE_URL`). The schema is created and upgraded by the Alembic migrations in
+`classifier/migrations`. Callers get frozen dataclasses, never live ORM objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    exists,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+HANDOFF_STATUSES = ("drafted", "sent", "acknowledged")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class NotFound(LookupError):
+    """No triage or handoff with that id."""
+
+
+class IdempotencyConflict(ValueError):
+    """The idempotency key was used before with a different body."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which stores no zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the store keeps aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TriageRow(Base):
+    __tablename__ = "triages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(String(64), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The triage as the API returned it: departments, evidence, escalation, drafts.
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    escalate: Mapped[bool] = mapped_column(Boolean, index=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, index=True)
+    handoffs: Mapped[list[HandoffRow]] = relationship(
+        back_populates="triage", order_by="HandoffRow.position", cascade="all, delete-orphan"
+    )
+    feedback: Mapped[list[FeedbackRow]] = relationship(
+        back_populates="triage", order_by="FeedbackRow.id", cascade="all, delete-orphan"
+    )
+
+
+class HandoffRow(Base):
+    __tablename__ = "handoffs"
+    __table_args__ = (UniqueConstraint("triage_id", "department"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    triage_id: Mapped[str] = mapped_column(ForeignKey("triages.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    due: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="drafted")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    triage: Mapped[TriageRow] = relationship(back_populates="handoffs")
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    triage_id: Mapped[str] = mapped_column(ForeignKey("triages.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    departments: Mapped[list[str]] = mapped_column(JSON)
+    escalate: Mapped[bool] = mapped_column(Boolean)
+    # Edited drafts, when the agent changed them: {department: {subject, body}} and {subject, body}
+    handoffs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    customer_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    author: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    triage: Mapped[TriageRow] = relationship(back_populates="feedback")
+
+
+# -- what callers get ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewHandoff:
+    id: str
+    department: str
+    subject: str
+    body: str
+    due: datetime
+
+
+@dataclass(frozen=True)
+class Handoff:
+    id: str
+    triage_id: str
+    case_ref: str
+    department: str
+    subject: str
+    body: str
+    due: datetime
+    status: str
+    sent_at: datetime | None
+    sent_by: str | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledgement_note: str | None
+
+    def overdue(self, now: datetime) -> bool:
+        """Past its service level and not yet confirmed by the department."""
+        return self.status != "acknowledged" and self.due < now
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What an agent says the triage should have been."""
+
+    departments: tuple[str, ...]
+    escalate: bool
+    author: str
+    handoffs: dict[str, dict[str, str]] | None = None
+    customer_message: dict[str, str] | None = None
+    comment: str | None = None
+
+    def fingerprint(self, triage_id: str) -> str:
+        """The same request gives the same digest, whatever the order of its departments."""
+        body = {
+            "triage_id": triage_id,
+            "departments": sorted(self.departments),
+            "escalate": self.escalate,
+            "author": self.author,
+            "handoffs": self.handoffs,
+            "customer_message": self.customer_message,
+            "comment": self.comment,
+        }
+        encoded = json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: int
+    triage_id: str
+    departments: tuple[str, ...]
+    escalate: bool
+    author: str
+    created: datetime
+    handoffs: dict[str, dict[str, str]] | None
+    customer_message: dict[str, str] | None
+    comment: str | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class StoredTriage:
+    id: str
+    case_ref: str
+    created: datetime
+    model_version: str
+    text: str
+    context: dict[str, Any]
+    result: dict[str, Any]
+    escalate: bool
+    needs_review: bool
+    handoffs: tuple[Handoff, ...]
+    feedback: tuple[Feedback, ...]
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """The predicted departments, most probable first."""
+        return tuple(d["id"] for d in self.result.get("departments", []))
+
+    @property
+    def latest_feedback(self) -> Feedback | None:
+        return self.feedback[-1] if self.feedback else None
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """A corrected triage as a training record: the correction wins over the prediction."""
+
+    triage_id: str
+    text: str
+    departments: tuple[str, ...]
+    escalate: bool
+    channel: str | None
+    corrected: datetime
+
+
+def _handoff(row: HandoffRow, case_ref: str) -> Handoff:
+    return Handoff(
+        row.id, row.triage_id, case_ref, row.department, row.subject, row.body, row.due,
+        row.status, row.sent_at, row.sent_by, row.acknowledged_at, row.acknowledged_by,
+        row.acknowledgement_note,
+    )  # fmt: skip
+
+
+def _feedback(row: FeedbackRow) -> Feedback:
+    return Feedback(
+        row.id, row.triage_id, tuple(row.departments), row.escalate, row.author, row.created,
+        row.handoffs, row.customer_message, row.comment, row.idempotency_key,
+    )  # fmt: skip
+
+
+def _triage(row: TriageRow) -> StoredTriage:
+    return StoredTriage(
+        row.id, row.case_ref, row.created, row.model_version, row.text, row.context, row.result,
+        row.escalate, row.needs_review,
+        tuple(_handoff(h, row.case_ref) for h in row.handoffs),
+        tuple(_feedback(f) for f in row.feedback),
+    )  # fmt: skip
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here, the driver this package installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine for `url`; SQLite files get WAL, a busy timeout and enforced foreign keys."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: commits survive a crash
+        cursor.close()
+
+    return engine
+
+
+class Store:
+    """Queries and updates on one database. Every method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to `url` and bring its schema up to date."""
+        store = cls(make_engine(url))
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Apply the Alembic migrations not yet applied (a no-op when up to date)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def ping(self) -> None:
+        """Raise when the database does not answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # -- triages ---------------------------------------------------------------------------
+    def save_triage(
+        self,
+        *,
+        triage_id: str,
+        case_ref: str,
+        created: datetime,
+        model_version: str,
+        text: str,
+        context: dict[str, Any],
+        result: dict[str, Any],
+        escalate: bool,
+        needs_review: bool,
+        handoffs: Sequence[NewHandoff],
+    ) -> StoredTriage:
+        row = TriageRow(
+            id=triage_id, case_ref=case_ref, created=created, model_version=model_version,
+            text=text, context=context, result=result, escalate=escalate,
+            needs_review=needs_review,
+            handoffs=[
+                HandoffRow(id=h.id, position=i, department=h.department, subject=h.subject,
+                           body=h.body, due=h.due, status="drafted")
+                for i, h in enumerate(handoffs)
+            ],
+        )  # fmt: skip
+        with self._session() as session:
+            session.add(row)
+            session.flush()
+            return _triage(row)
+
+    def triage(self, triage_id: str) -> StoredTriage:
+        with self._session() as session:
+            row = session.get(TriageRow, triage_id)
+            if row is None:
+                raise NotFound(f"no triage with id {triage_id!r}")
+            return _triage(row)
+
+    def triages(
+        self,
+        *,
+        department: str | None = None,
+        escalated: bool | None = None,
+        needs_review: bool | None = None,
+        unacknowledged: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[StoredTriage]:
+        """Recent triages, newest first, filtered by predicted department, escalation,
+        needs-review and whether any of their handoffs awaits acknowledgement."""
+        query = select(TriageRow).order_by(TriageRow.created.desc(), TriageRow.id)
+        if department:
+            query = query.where(
+                exists().where(
+                    HandoffRow.triage_id == TriageRow.id, HandoffRow.department == department
+                )
+            )
+        if escalated is not None:
+            query = query.where(TriageRow.escalate == escalated)
+        if needs_review is not None:
+            query = query.where(TriageRow.needs_review == needs_review)
+        if unacknowledged is not None:
+            waiting = exists().where(
+                HandoffRow.triage_id == TriageRow.id, HandoffRow.status != "acknowledged"
+            )
+            query = query.where(waiting if unacknowledged else ~waiting)
+        with self._session() as session:
+            rows = session.scalars(query.limit(limit).offset(offset)).all()
+            return [_triage(r) for r in rows]
+
+    # -- feedback --------------------------------------------------------------------------
+    def add_feedback(
+        self, triage_id: str, correction: Correction, *, now: datetime, key: str | None = None
+    ) -> tuple[Feedback, bool]:
+        """Store a correction. Returns it and whether it was stored now (False: the same
+        key and body came before and the first result is returned).
+
+        Raises NotFound for an unknown triage and IdempotencyConflict when `key` was used
+        with a different body."""
+        digest = correction.fingerprint(triage_id)
+        if key is not None:
+            earlier = self._feedback_by_key(key, digest)
+            if earlier is not None:
+                return earlier, False
+        row = FeedbackRow(
+            triage_id=triage_id, idempotency_key=key, body_sha256=digest,
+            departments=list(correction.departments), escalate=correction.escalate,
+            handoffs=correction.handoffs, customer_message=correction.customer_message,
+            author=correction.author, comment=correction.comment, created=now,
+        )  # fmt: skip
+        try:
+            with self._session() as session:
+                if session.get(TriageRow, triage_id) is None:
+                    raise NotFound(f"no triage with id {triage_id!r}")
+                session.add(row)
+                session.flush()
+                return _feedback(row), True
+        except IntegrityError:
+            # Two requests with one key raced; the first one's commit won.
+            earlier = self._feedback_by_key(key, digest) if key is not None else None
+            if earlier is None:
+                raise
+            return earlier, False
+
+    def _feedback_by_key(self, key: str, digest: str) -> Feedback | None:
+        with self._session() as session:
+            row = session.scalars(
+                select(FeedbackRow).where(FeedbackRow.idempotency_key == key)
+            ).first()
+            if row is None:
+                return None
+            if row.body_sha256 != digest:
+                raise IdempotencyConflict(
+                    f"Idempotency-Key {key!r} was already used with a different body"
+                )
+            return _feedback(row)
+
+    def training_examples(self) -> list[TrainingExample]:
+        """Every corrected triage once, with its latest correction, oldest first."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(FeedbackRow).order_by(FeedbackRow.created, FeedbackRow.id)
+            ).all()
+            latest: dict[str, FeedbackRow] = {}
+            for row in rows:
+                latest[row.triage_id] = row
+            examples = []
+            for row in latest.values():
+                triage = row.triage
+                examples.append(
+                    TrainingExample(
+                        triage.id, triage.text, tuple(row.departments), row.escalate,
+                        triage.context.get("channel"), row.created,
+                    )
+                )  # fmt: skip
+            return examples
+
+    # -- handoffs --------------------------------------------------------------------------
+    def mark_sent(
+        self,
+        handoff_id: str,
+        *,
+        by: str,
+        now: datetime,
+        subject: str | None = None,
+        body: str | None = None,
+    ) -> Handoff:
+        """Record that the note went to the department, with the agent's edits if any.
+        Sending again keeps the first time; an acknowledged handoff stays acknowledged."""
+        with self._session() as session:
+            row = self._handoff_row(session, handoff_id)
+            if subject is not None:
+                row.subject = subject
+            if body is not None:
+                row.body = body
+            if row.status == "drafted":
+                row.status, row.sent_at, row.sent_by = "sent", now, by
+            return _handoff(row, row.triage.case_ref)
+
+    def acknowledge(
+        self, handoff_id: str, *, by: str, now: datetime, note: str | None = None
+    ) -> tuple[Handoff, bool]:
+        """Record the department's confirmation. Idempotent: a second call changes nothing
+        and returns the first acknowledgement with False."""
+        with self._session() as session:
+            row = self._handoff_row(session, handoff_id, lock=True)
+            if row.status == "acknowledged":
+                return _handoff(row, row.triage.case_ref), False
+            if row.sent_at is None:
+                row.sent_at = now  # the department has it, so it was sent
+            row.status, row.acknowledged_at = "acknowledged", now
+            row.acknowledged_by, row.acknowledgement_note = by, note
+            return _handoff(row, row.triage.case_ref), True
+
+    def handoff(self, handoff_id: str) -> Handoff:
+        with self._session() as session:
+            row = self._handoff_row(session, handoff_id)
+            return _handoff(row, row.triage.case_ref)
+
+    def handoffs(
+        self,
+        *,
+        now: datetime,
+        status: str | None = None,
+        overdue: bool | None = None,
+        department: str | None = None,
+        limit: int = 200,
+    ) -> list[Handoff]:
+        """Handoffs by status, department and whether they are past their service level
+        without an acknowledgement, most overdue first."""
+        query = select(HandoffRow, TriageRow.case_ref).join(TriageRow).order_by(HandoffRow.due)
+        if status is not None:
+            query = query.where(HandoffRow.status == status)
+        if department is not None:
+            query = query.where(HandoffRow.department == department)
+        if overdue is not None:
+            late = (HandoffRow.due < now) & (HandoffRow.status != "acknowledged")
+            query = query.where(late if overdue else ~late)
+        with self._session() as session:
+            return [_handoff(row, ref) for row, ref in session.execute(query.limit(limit))]
+
+    @staticmethod
+    def _handoff_row(session: Session, handoff_id: str, lock: bool = False) -> HandoffRow:
+        query = select(HandoffRow).where(HandoffRow.id == handoff_id)
+        row = session.scalars(query.with_for_update() if lock else query).first()
+        if row is None:
+            raise NotFound(f"no handoff with id {handoff_id!r}")
+        return row
