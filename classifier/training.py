@@ -91,6 +91,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _feedback_line(feedback: dict[str, Any] | None) -> list[str]:
+    if not feedback:
+        return []
+    return [
+        f"- Of those, {feedback['records']} are agents' corrected triages (feedback; "
+        f"{feedback['replaced_training_records']} replaced a training record with the same "
+        f"text, {feedback['left_out_in_test_set']} left out because the test set holds them)."
+    ]
+
+
 def model_card(metadata: dict[str, Any]) -> str:
     """A short human-readable description of a trained model."""
     train, test = metadata["training_data"], metadata["test_data"]
@@ -112,6 +122,7 @@ def model_card(metadata: dict[str, Any]) -> str:
         "## Data",
         f"- Training: {train['records']} complaints (sha256 {train['sha256'][:12]}…), "
         f"{train['escalate']} escalated, {train['no_department']} with no department.",
+        *_feedback_line(metadata.get("feedback")),
         f"- Frozen test set: {test['records']} complaints, never trained on.",
         "",
         "## Thresholds and results on the frozen test set",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from classifier import registry
 from classifier.api.app import create_app
@@ -15,18 +19,73 @@ from classifier.data import Record, load_records
 from classifier.evaluation import label_matrix
 from classifier.model import TriageModel
 from classifier.settings import PROJECT_ROOT, Settings
+from classifier.store import Store, make_engine
 from classifier.triage import ModelHolder, TriageService, build_service
 
 TINY_SIZE = 300
+# The PostgreSQL the store tests also run on; each test session works in its own schema.
+POSTGRES_URL = os.environ.get(
+    "CT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """None when the test PostgreSQL answers, otherwise why not."""
+    try:
+        engine = make_engine(POSTGRES_URL)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available", said plainly
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+def pytest_report_header() -> str:
+    problem = postgres_problem()
+    if problem is None:
+        return f"PostgreSQL: answers at {POSTGRES_URL}; store tests run on SQLite and PostgreSQL"
+    return (
+        f"PostgreSQL: NOT reachable at {POSTGRES_URL} ({problem}); the PostgreSQL store tests "
+        "will be SKIPPED. Start it or set CT_TEST_POSTGRES_URL."
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new schema in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'store.db'}"
+        return
+    problem = postgres_problem()
+    if problem is not None:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
+    schema = f"ct_test_{uuid.uuid4().hex[:12]}"
+    engine = make_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store.open(database_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")
 def project_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings pointing at the repository's own data and templates, and a private database."""
     database = tmp_path_factory.mktemp("var") / "triage.db"
-    return Settings(
-        root=PROJECT_ROOT, database_url=f"sqlite:///{database}", _env_file=None
-    )  # type: ignore[call-arg]
+    return Settings(root=PROJECT_ROOT, database_url=f"sqlite:///{database}", _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

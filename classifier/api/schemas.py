@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from classifier.case import CaseContext, Money
 from classifier.catalogue import DEPARTMENT_IDS
@@ -162,6 +162,14 @@ class FeedbackIn(BaseModel):
     ) -> dict[str, EditedDraft] | None:
         if value is not None:
             _known_departments(list(value))
+        return value
+
+    @field_validator("escalate")
+    @classmethod
+    def _senior_management_escalates(cls, value: bool, info: ValidationInfo) -> bool:
+        # departments is declared first, so it is validated (or missing) by now
+        if "senior_management" in info.data.get("departments", []) and not value:
+            raise ValueError("must be true when senior_management is a department")
         return value
 
     def correction(self) -> Correction:

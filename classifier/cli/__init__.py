@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ from classifier.case import CaseContext
 from classifier.catalogue import load_catalogue
 from classifier.cli.console import err, fail
 from classifier.cli.data import data_app, import_records
+from classifier.cli.feedback import feedback_app, load_feedback
 from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
 from classifier.evaluation import format_report
+from classifier.feedback import jsonl_lines, merge
 from classifier.policy import EscalationPolicy
 from classifier.settings import Settings, get_settings
 from classifier.training import model_card, new_model, train_model
@@ -85,6 +88,14 @@ def train(
         bool,
         typer.Option("--if-missing", help="Do nothing when a usable champion exists."),
     ] = False,
+    include_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--include-feedback",
+            help="Add the agents' corrected triages from the database (CT_DATABASE_URL) to "
+            "the training records; a correction replaces a training record with the same text.",
+        ),
+    ] = False,
 ) -> None:
     """Train a new model version; it becomes champion when there is no usable one yet."""
     overrides: dict[str, Any] = {}
@@ -104,6 +115,21 @@ def train(
         test_records = load_records(settings.test_data) if settings.test_data.exists() else []
     except DatasetError as exc:
         raise fail(str(exc)) from exc
+    feedback: dict[str, Any] | None = None
+    if include_feedback:
+        found = load_feedback(settings)
+        train_records, replaced = merge(train_records, found.records)
+        feedback = {
+            "records": len(found.records),
+            "replaced_training_records": replaced,
+            "left_out_in_test_set": found.in_test_set,
+            "sha256": hashlib.sha256("".join(jsonl_lines(found.records)).encode()).hexdigest(),
+        }
+        err.print(
+            f"adding {len(found.records)} corrected triage(s) from feedback"
+            f" ({replaced} replace training records with the same text)",
+            highlight=False,
+        )
     steps = new_model(settings).cv + 2  # features, the cross-validation folds, the final fit
     with Progress(
         TextColumn("{task.description}"),
@@ -120,6 +146,7 @@ def train(
         model, metadata = train_model(train_records, test_records, settings, progress=advance)
     version = registry.new_version()
     metadata["version"] = version
+    metadata["feedback"] = feedback
     registry.save(settings.models_dir, model, metadata, model_card(metadata), version)
     promoted = usable is None
     if promoted:
@@ -259,4 +286,5 @@ def predict(
 
 
 app.add_typer(data_app, name="data")
+app.add_typer(feedback_app, name="feedback")
 app.command("import")(import_records)
