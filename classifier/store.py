@@ -7,6 +7,7 @@ One code path for SQLite (the embedded default, WAL and a busy timeout) and Post
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -292,6 +293,21 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
     return engine
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock file beside a SQLite database file (PostgreSQL locks in SQL)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Store:
     """Queries and updates on one database. Every method is one transaction."""
 
@@ -313,7 +329,11 @@ class Store:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        # Several workers start at once: only one may migrate at a time, the others then
+        # find the schema up to date.
+        with _migration_lock(self.engine), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(1207316)"))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

@@ -219,3 +219,23 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     store.close()
+
+
+def test_workers_starting_together_migrate_once_without_errors(database_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            Store.open(database_url).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    store = Store.open(database_url)
+    assert store.triages() == []
+    store.close()
