@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 from classifier.store import (
+    HEAD_REVISION,
+    MIGRATIONS,
     Correction,
     IdempotencyConflict,
     NewHandoff,
@@ -58,8 +60,17 @@ def test_migrations_create_the_schema_and_running_them_again_changes_nothing(
     store.migrate()
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
-            ("0001",)
+            (HEAD_REVISION,)
         ]
+
+
+def test_head_revision_names_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
 
 
 def test_a_triage_comes_back_as_stored_with_aware_times(store: Store) -> None:
