@@ -152,22 +152,6 @@ def test_without_a_model_readyz_and_triage_are_503_saying_why(settings: Settings
         assert client.get("/livez").status_code == 200
 
 
-def test_web_form_shows_the_result_without_javascript(client: TestClient) -> None:
-    page = client.get("/")
-    assert page.status_code == 200 and '<textarea id="text" name="text"' in page.text
-    result = client.post("/", data={"text": COMPLAINT, "case_ref": "WEB-9", "tier": "vip"})
-    assert result.status_code == 200
-    assert (
-        "&#34;case_ref&#34;: &#34;WEB-9&#34;" in result.text or '"case_ref": "WEB-9"' in result.text
-    )
-    assert "finance" in result.text
-
-
-def test_web_form_reports_bad_input(client: TestClient) -> None:
-    result = client.post("/", data={"text": "  "})
-    assert result.status_code == 422 and "Please correct" in result.text
-
-
 def test_text_signals_are_named_with_offsets(client: TestClient) -> None:
     text = "The parcel never came. If it is not here Friday I will see you in small claims court."
     body = client.post("/v1/triage", json={"text": text}).json()
