@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CT     := $(BIN)/complaint-triage
 
-.PHONY: venv install model run test lint bench bench-baselines clean
+.PHONY: venv install model run browser-deps test lint bench bench-baselines clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -24,7 +24,17 @@ model: install
 run: model
 	$(CT) serve
 
-test: install
+# The browser tests drive Debian's Chromium and its driver: installed here when missing, with
+# sudo when there is a password-less one, else directly (as root); the package lists are
+# refreshed only when a first install fails.
+APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+APT_UPDATE  := env DEBIAN_FRONTEND=noninteractive apt-get update -q
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (sudo -n $(APT_INSTALL) || $(APT_INSTALL) || \
+	   ((sudo -n $(APT_UPDATE) || $(APT_UPDATE)) && (sudo -n $(APT_INSTALL) || $(APT_INSTALL))))
+
+test: install browser-deps
 	$(BIN)/python -m pytest
 
 lint: install
