@@ -111,7 +111,7 @@ def test_form_page_has_every_control_labelled_and_loads_only_local_files(
     }
     assert page.unlabelled() == []
     assert page.scripts == ["/static/htmx.min.js", "/static/app.js"]
-    assert page.links == ["/static/app.css"]
+    assert page.links == ["data:,", "/static/app.css"]  # an empty icon: no favicon request
     assert "//" not in "".join(page.scripts + page.links), "nothing from another host"
     assert 'hx-post="/"' in response.text and 'method="post" action="/"' in response.text
     assert 'id="results"' in response.text and "<article" not in response.text
@@ -236,6 +236,10 @@ def test_bad_numbers_are_reported_not_raised(client: TestClient) -> None:
     assert response.status_code == 422
     assert "Previous contacts: must be a whole number" in response.text
     assert "Amount: must be a number" in response.text
+    negative = client.post("/", data={"text": COMPLAINT, "amount": "-5", "currency": "EURO"})
+    assert negative.status_code == 422
+    assert "Amount: Input should be greater than or equal to 0" in negative.text
+    assert "Currency: String should have at most 3 characters" in negative.text
     assert Page(response.text).control("text").get("id") == "text"
     assert "I was charged twice for order 558120" in response.text
 

@@ -47,10 +47,11 @@ class FormError(ValueError):
         self.messages = messages
 
 
-def messages_of(exc: ValidationError) -> list[str]:
+def messages_of(exc: ValidationError, prefix: str = "") -> list[str]:
+    """One sentence per error, naming the field as the page labels it."""
     result = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
+        where = prefix + ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
         result.append(f"{_FIELD_NAMES.get(where, where)}: {message}")
     return result
@@ -88,7 +89,7 @@ class TriageForm:
                 amount = Money(value=value, currency=self.currency.strip().upper() or "EUR")
             except ValueError as exc:
                 problems += (
-                    messages_of(exc)
+                    messages_of(exc, prefix="amount.")
                     if isinstance(exc, ValidationError)
                     else ["Amount: must be a number, e.g. 89.99"]
                 )
