@@ -147,3 +147,12 @@ def test_references_and_amounts_are_quoted_for_departments() -> None:
     found = references_in("Order AB-884213 and invoice 2026/0042, charged £89.99 and 40 EUR.")
     assert "AB-884213" in found["references"]
     assert "£89.99" in found["amounts"] and "40 EUR" in found["amounts"]
+
+
+def test_evidence_terms_read_as_plain_quoted_text(drafter: Drafter) -> None:
+    case = facts(("finance",))
+    finding = DepartmentFinding("finance", 0.9, ("<script>", "charged twice"), ())
+    case = CaseFacts(**{**case.__dict__, "departments": (finding,)})
+    body = drafter.handoff(finding, case, MONDAY_10).body
+    assert "“<script>”, “charged twice”" in body  # a plain-text note: no JSON escapes
+    assert "\\u003c" not in body
