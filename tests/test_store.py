@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +51,24 @@ def _triage(
             for d in departments
         ],
     )
+
+
+def _together(work: Callable[[], None], threads: int) -> list[BaseException]:
+    """Run `work` in several threads at once; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return errors
 
 
 def test_migrations_create_the_schema_and_running_them_again_changes_nothing(
@@ -146,20 +165,11 @@ def test_concurrent_requests_with_one_key_store_one_row(store: Store) -> None:
     triage = _triage(store)
     correction = Correction(("finance",), True, "ana", comment="double click")
     results: list[int] = []
-    errors: list[BaseException] = []
 
     def send() -> None:
-        try:
-            results.append(store.add_feedback(triage.id, correction, now=NOW, key="k-3")[0].id)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        results.append(store.add_feedback(triage.id, correction, now=NOW, key="k-3")[0].id)
 
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    assert _together(send, 8) == []
     assert len(set(results)) == 1 and len(results) == 8
     assert len(store.triage(triage.id).feedback) == 1
 
@@ -233,20 +243,7 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
 
 
 def test_workers_starting_together_migrate_once_without_errors(database_url: str) -> None:
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            Store.open(database_url).close()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    assert _together(lambda: Store.open(database_url).close(), 4) == []
     store = Store.open(database_url)
     assert store.triages() == []
     store.close()
