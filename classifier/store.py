@@ -8,38 +8,40 @@ One code path for SQLite (the embedded default, WAL and a busy timeout) and Post
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    Dialect,
-    Engine,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-    create_engine,
-    event,
-    exists,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import Engine, create_engine, event, exists, inspect, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
-HANDOFF_STATUSES = ("drafted", "sent", "acknowledged")
+from classifier.casework import (
+    Correction,
+    Feedback,
+    Handoff,
+    NewHandoff,
+    StoredTriage,
+    TrainingExample,
+)
+from classifier.tables import FeedbackRow, HandoffRow, TriageRow
+
+# Callers import the data they exchange with the store from here too.
+__all__ = [
+    "Correction",
+    "Feedback",
+    "Handoff",
+    "IdempotencyConflict",
+    "NewHandoff",
+    "NotFound",
+    "Store",
+    "StoredTriage",
+    "TrainingExample",
+    "make_engine",
+]
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision (a test checks it against the scripts): a database already
 # there is not handed to Alembic, which keeps Alembic out of a normal start-up.
@@ -52,195 +54,6 @@ class NotFound(LookupError):
 
 class IdempotencyConflict(ValueError):
     """The idempotency key was used before with a different body."""
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on SQLite (which stores no zone) too."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: the store keeps aware times only")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class TriageRow(Base):
-    __tablename__ = "triages"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_ref: Mapped[str] = mapped_column(String(64), index=True)
-    created: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    model_version: Mapped[str] = mapped_column(String(64))
-    text: Mapped[str] = mapped_column(Text)
-    context: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # The triage as the API returned it: departments, evidence, escalation, drafts.
-    result: Mapped[dict[str, Any]] = mapped_column(JSON)
-    escalate: Mapped[bool] = mapped_column(Boolean, index=True)
-    needs_review: Mapped[bool] = mapped_column(Boolean, index=True)
-    handoffs: Mapped[list[HandoffRow]] = relationship(
-        back_populates="triage", order_by="HandoffRow.position", cascade="all, delete-orphan"
-    )
-    feedback: Mapped[list[FeedbackRow]] = relationship(
-        back_populates="triage", order_by="FeedbackRow.id", cascade="all, delete-orphan"
-    )
-
-
-class HandoffRow(Base):
-    __tablename__ = "handoffs"
-    __table_args__ = (UniqueConstraint("triage_id", "department"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    triage_id: Mapped[str] = mapped_column(ForeignKey("triages.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    department: Mapped[str] = mapped_column(String(32), index=True)
-    subject: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    due: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True, default="drafted")
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    sent_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    acknowledged_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    acknowledgement_note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    triage: Mapped[TriageRow] = relationship(back_populates="handoffs")
-
-
-class FeedbackRow(Base):
-    __tablename__ = "feedback"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    triage_id: Mapped[str] = mapped_column(ForeignKey("triages.id", ondelete="CASCADE"), index=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
-    body_sha256: Mapped[str] = mapped_column(String(64))
-    departments: Mapped[list[str]] = mapped_column(JSON)
-    escalate: Mapped[bool] = mapped_column(Boolean)
-    # Edited drafts, when the agent changed them: {department: {subject, body}} and {subject, body}
-    handoffs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    customer_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    author: Mapped[str] = mapped_column(String(120))
-    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created: Mapped[datetime] = mapped_column(UTCDateTime)
-    triage: Mapped[TriageRow] = relationship(back_populates="feedback")
-
-
-# -- what callers get ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class NewHandoff:
-    id: str
-    department: str
-    subject: str
-    body: str
-    due: datetime
-
-
-@dataclass(frozen=True)
-class Handoff:
-    id: str
-    triage_id: str
-    case_ref: str
-    department: str
-    subject: str
-    body: str
-    due: datetime
-    status: str
-    sent_at: datetime | None
-    sent_by: str | None
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    acknowledgement_note: str | None
-
-    def overdue(self, now: datetime) -> bool:
-        """Past its service level and not yet confirmed by the department."""
-        return self.status != "acknowledged" and self.due < now
-
-
-@dataclass(frozen=True)
-class Correction:
-    """What an agent says the triage should have been."""
-
-    departments: tuple[str, ...]
-    escalate: bool
-    author: str
-    handoffs: dict[str, dict[str, str]] | None = None
-    customer_message: dict[str, str] | None = None
-    comment: str | None = None
-
-    def fingerprint(self, triage_id: str) -> str:
-        """The same request gives the same digest, whatever the order of its departments."""
-        body = {
-            "triage_id": triage_id,
-            "departments": sorted(self.departments),
-            "escalate": self.escalate,
-            "author": self.author,
-            "handoffs": self.handoffs,
-            "customer_message": self.customer_message,
-            "comment": self.comment,
-        }
-        encoded = json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(encoded).hexdigest()
-
-
-@dataclass(frozen=True)
-class Feedback:
-    id: int
-    triage_id: str
-    departments: tuple[str, ...]
-    escalate: bool
-    author: str
-    created: datetime
-    handoffs: dict[str, dict[str, str]] | None
-    customer_message: dict[str, str] | None
-    comment: str | None
-    idempotency_key: str | None
-
-
-@dataclass(frozen=True)
-class StoredTriage:
-    id: str
-    case_ref: str
-    created: datetime
-    model_version: str
-    text: str
-    context: dict[str, Any]
-    result: dict[str, Any]
-    escalate: bool
-    needs_review: bool
-    handoffs: tuple[Handoff, ...]
-    feedback: tuple[Feedback, ...]
-
-    @property
-    def departments(self) -> tuple[str, ...]:
-        """The predicted departments, most probable first."""
-        return tuple(d["id"] for d in self.result.get("departments", []))
-
-    @property
-    def latest_feedback(self) -> Feedback | None:
-        return self.feedback[-1] if self.feedback else None
-
-
-@dataclass(frozen=True)
-class TrainingExample:
-    """A corrected triage as a training record: the correction wins over the prediction."""
-
-    triage_id: str
-    text: str
-    departments: tuple[str, ...]
-    escalate: bool
-    channel: str | None
-    corrected: datetime
 
 
 def _handoff(row: HandoffRow, case_ref: str) -> Handoff:

@@ -130,7 +130,7 @@ def test_handoffs_are_sent_acknowledged_once_and_listed_when_overdue(
     with store.engine.begin() as connection:
         from sqlalchemy import update
 
-        from classifier.store import HandoffRow
+        from classifier.tables import HandoffRow
 
         connection.execute(
             update(HandoffRow)

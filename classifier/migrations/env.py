@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from classifier.store import Base
+from classifier.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

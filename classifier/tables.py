@@ -1,0 +1,102 @@
+"""The database tables (SQLAlchemy 2 ORM). Only `store` and the migrations use them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which stores no zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the store keeps aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TriageRow(Base):
+    __tablename__ = "triages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(String(64), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The triage as the API returned it: departments, evidence, escalation, drafts.
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    escalate: Mapped[bool] = mapped_column(Boolean, index=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, index=True)
+    handoffs: Mapped[list[HandoffRow]] = relationship(
+        back_populates="triage", order_by="HandoffRow.position", cascade="all, delete-orphan"
+    )
+    feedback: Mapped[list[FeedbackRow]] = relationship(
+        back_populates="triage", order_by="FeedbackRow.id", cascade="all, delete-orphan"
+    )
+
+
+class HandoffRow(Base):
+    __tablename__ = "handoffs"
+    __table_args__ = (UniqueConstraint("triage_id", "department"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    triage_id: Mapped[str] = mapped_column(ForeignKey("triages.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    due: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="drafted")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    triage: Mapped[TriageRow] = relationship(back_populates="handoffs")
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    triage_id: Mapped[str] = mapped_column(ForeignKey("triages.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    departments: Mapped[list[str]] = mapped_column(JSON)
+    escalate: Mapped[bool] = mapped_column(Boolean)
+    # Edited drafts, when the agent changed them: {department: {subject, body}} and {subject, body}
+    handoffs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    customer_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    author: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    triage: Mapped[TriageRow] = relationship(back_populates="feedback")
