@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from webpage import ANGRY, COMPLAINT, HTMX, Page, fragment, store_of, triage_id_of
 
@@ -215,3 +216,15 @@ def test_triage_page_shows_statuses_overdue_and_corrections(
     assert "1 overdue" in listing
     missing = client.get("/triages/does-not-exist")
     assert missing.status_code == 404 and "There is no triage" in missing.text
+
+
+@pytest.mark.parametrize(
+    ("action", "form"), [("sent", {"author": "ana"}), ("ack", {"by": "fin"}), ("ack", {"by": ""})]
+)
+def test_an_unknown_handoff_is_an_html_404(
+    client: TestClient, action: str, form: dict[str, str]
+) -> None:
+    response = client.post(f"/handoffs/no-such-id/{action}", data=form, headers=HTMX)
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    assert "There is no handoff with id no-such-id." in response.text

@@ -47,11 +47,15 @@ def _state(
     )  # fmt: skip
 
 
-def _current(store: Store, handoff_id: str) -> Handoff | None:
+def _refused(
+    request: Request, store: Store, names: dict[str, str], handoff_id: str, exc: ValidationError
+) -> Response:
+    """The form was not valid: show why beside the handoff as it stands (read only now)."""
     try:
-        return store.handoff(handoff_id)
+        handoff = store.handoff(handoff_id)
     except NotFound:
-        return None
+        return not_found(request, f"There is no handoff with id {handoff_id}.")
+    return _state(request, handoff, names, errors=messages_of(exc), status_code=422)
 
 
 @router.post("/handoffs/{handoff_id}/sent", response_class=HTMLResponse)
@@ -64,9 +68,6 @@ def mark_sent(
     body: Annotated[str, Form()] = "",
     author: Annotated[str, Form()] = "",
 ) -> Response:
-    handoff = _current(store, handoff_id)
-    if handoff is None:
-        return not_found(request, f"There is no handoff with id {handoff_id}.")
     try:
         sent = SentIn(
             by=author.strip() or DEFAULT_AUTHOR,
@@ -74,10 +75,13 @@ def mark_sent(
             body=body if body.strip() else None,
         )
     except ValidationError as exc:
-        return _state(request, handoff, service.names(), errors=messages_of(exc), status_code=422)
-    handoff = store.mark_sent(
-        handoff_id, by=sent.by, now=datetime.now(UTC), subject=sent.subject, body=sent.body
-    )
+        return _refused(request, store, service.names(), handoff_id, exc)
+    try:
+        handoff = store.mark_sent(
+            handoff_id, by=sent.by, now=datetime.now(UTC), subject=sent.subject, body=sent.body
+        )
+    except NotFound:
+        return not_found(request, f"There is no handoff with id {handoff_id}.")
     return _state(request, handoff, service.names(), message="Marked as sent.")
 
 
@@ -90,14 +94,14 @@ def acknowledge(
     by: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    handoff = _current(store, handoff_id)
-    if handoff is None:
-        return not_found(request, f"There is no handoff with id {handoff_id}.")
     try:
         ack = AckIn(by=by.strip(), note=note.strip() or None)
     except ValidationError as exc:
-        return _state(request, handoff, service.names(), errors=messages_of(exc), status_code=422)
-    handoff, created = store.acknowledge(handoff_id, by=ack.by, now=datetime.now(UTC),
-                                         note=ack.note)  # fmt: skip
+        return _refused(request, store, service.names(), handoff_id, exc)
+    try:
+        handoff, created = store.acknowledge(handoff_id, by=ack.by, now=datetime.now(UTC),
+                                             note=ack.note)  # fmt: skip
+    except NotFound:
+        return not_found(request, f"There is no handoff with id {handoff_id}.")
     message = "Acknowledgement recorded." if created else "It was acknowledged before."
     return _state(request, handoff, service.names(), message=message)
