@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from classifier import signals
@@ -107,6 +109,25 @@ def test_the_lowered_patterns_find_exactly_what_the_case_insensitive_ones_find(
             assert [m.span() for m in fast] == slow, rule.reason
             checked += bool(slow)
     assert checked > 500
+
+
+def test_grouping_by_first_letter_finds_the_same_positions_as_every_rule(
+    train_records: list[Record],
+) -> None:
+    # the plain union of the rules: what the first-letter grouping must reproduce
+    union = re.compile(
+        r"\b(?=\w)(?=" + "|".join(f"(?:{rule.lowered.pattern})" for rule in signals.RULES) + ")"
+    )
+    found = 0
+    for record in train_records:
+        lowered = record.text.lower()
+        starts = [m.start() for m in signals._ANY_RULE.finditer(lowered)]
+        assert starts == [m.start() for m in union.finditer(lowered)], record.id
+        found += len(starts)
+    assert found > 500
+    assert signals._first_letters("(my|our|the family's) lawyer") == "mot"
+    assert signals._first_letters(r"(\d+|ten) times") is None
+    assert signals._first_letters("lawyer") is None
 
 
 def test_text_whose_lower_case_is_longer_falls_back_and_keeps_offsets() -> None:
