@@ -4,6 +4,7 @@ among the words it came from, so a linear model's score splits exactly into per-
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,7 +53,7 @@ def attribute(
     return list(terms), (owner_ids, positions, fractions * row.data[positions])
 
 
-def distinct(values: NDArray[np.intp]) -> NDArray[np.intp]:
+def distinct(values: NDArray[Any]) -> NDArray[Any]:
     """The sorted distinct values: `np.unique` by sorting. NumPy 2.3+ finds them with a hash
     table when no counts are asked for, which took some fifteen times longer on one letter's
     few thousand keys."""

@@ -8,6 +8,7 @@ customer stays literal.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +18,11 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescap
 from jinja2.sandbox import SandboxedEnvironment
 
 from classifier.catalogue import Catalogue
-from classifier.money import amounts
+from classifier.money import Amount, amounts
 from classifier.working_hours import WorkingHours
 
-_REFERENCE = re.compile(r"(?<![\w-])(?:[A-Z]{1,5}[-#/]?)?#?\d{4,}(?:[-/]\d+)*(?![\w-])")
+# The lookahead only says what the pattern can start with, so positions are ruled out at once.
+_REFERENCE = re.compile(r"(?=[A-Z#\d])(?<![\w-])(?:[A-Z]{1,5}[-#/]?)?#?\d{4,}(?:[-/]\d+)*(?![\w-])")
 
 
 @dataclass(frozen=True)
@@ -60,17 +62,20 @@ class CaseFacts:
     previous_contacts: int
     amount: str | None
     heard: str | None
+    # the money amounts written in `text`, when already found (else drafting finds them)
+    amounts_found: tuple[Amount, ...] | None = None
 
 
-def references_in(text: str) -> dict[str, list[str]]:
-    """Order, account and ticket numbers and money amounts quoted in the complaint."""
+def references_in(text: str, found: Sequence[Amount] | None = None) -> dict[str, list[str]]:
+    """Order, account and ticket numbers and money amounts quoted in the complaint (`found`:
+    the amounts, when already known)."""
 
     def unique(items: list[str]) -> list[str]:
         return list(dict.fromkeys(i.strip() for i in items))[:8]
 
     return {
         "references": unique(_REFERENCE.findall(text)),
-        "amounts": unique([written for _, written, _, _ in amounts(text)]),
+        "amounts": unique([a[1] for a in (amounts(text) if found is None else found)]),
     }
 
 
@@ -126,7 +131,7 @@ class Drafter:
             "tier": case.tier,
             "previous_contacts": case.previous_contacts,
             "amount": case.amount,
-            **references_in(case.text),
+            **references_in(case.text, case.amounts_found),
         }
 
     def drafts(self, case: CaseFacts, now: datetime) -> tuple[list[HandoffDraft], datetime, Draft]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import heapq
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from classifier.money import Amount, amounts
 
 # Terms are whitespace tokens without edge punctuation, lower-cased; the model's attribution
 # and the evidence here must cut text the same way, so both use these.
@@ -75,10 +78,10 @@ def _tokens(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]
     lowered = text.lower()
     if len(lowered) == len(text):  # one pass over the lowered text gives chunk and term
         for match in _CHUNK.finditer(lowered):
-            term = match.group(1)
+            chunk, term = match.group(0, 1)
             if term:
-                chunks.append((match.group(), term))
-                found.append((term, match.start(1), match.end(1)))
+                chunks.append((chunk, term))
+                found.append((term, *match.span(1)))
         return chunks, found
     return _tokens_by_chunk(text)  # lower() lengthens a few letters, such as İ
 
@@ -118,30 +121,44 @@ class Passage:
     # (lower-cased whitespace chunk, its term) per token, for the model's attribution
     chunks: tuple[tuple[str, str], ...]
     sentences: tuple[Span, ...]
-    # the normalised terms of each sentence's tokens, sentence by sentence
-    sentence_terms: tuple[frozenset[str], ...]
+    # the index into `sentences` of the sentence holding each token (-1: none, such as a
+    # token that runs over a sentence end)
+    sentence_of: tuple[int, ...]
     # where each term occurs, as indices into `tokens`, so a label's few chosen terms are
     # found without walking every token once per label
     occurrences: dict[str, list[int]]
     # the terms that can stand as evidence (see `_usable`), decided once per text
     usable: frozenset[str]
+    # money amounts written in the text: the escalation signals and the drafts both need them
+    amounts: tuple[Amount, ...]
 
     @classmethod
     def of(cls, text: str) -> Passage:
         chunks, tokens = _tokens(text)
         spans = sentences(text)
-        members: list[set[str]] = [set() for _ in spans]
         occurrences: dict[str, list[int]] = {}
-        i = 0
-        for index, (term, start, end) in enumerate(tokens):
+        for index, (term, _, _) in enumerate(tokens):
             occurrences.setdefault(term, []).append(index)
-            while i < len(spans) and spans[i].end < end:
-                i += 1
-            if i < len(spans) and spans[i].start <= start:
-                members[i].add(term)
-        members_ = tuple(frozenset(m) for m in members)
-        usable = frozenset(filter(_usable, occurrences))
-        return cls(text, tuple(tokens), tuple(chunks), tuple(spans), members_, occurrences, usable)
+        return cls(
+            text,
+            tuple(tokens),
+            tuple(chunks),
+            tuple(spans),
+            _sentence_of(tokens, spans),
+            occurrences,
+            frozenset(filter(_usable, occurrences)),
+            tuple(amounts(text)),
+        )
+
+
+def _sentence_of(tokens: list[tuple[str, int, int]], spans: list[Span]) -> tuple[int, ...]:
+    """Per token, the sentence that holds it whole (-1: none). Both are in text order."""
+    ends = [span.end for span in spans]
+    holder = []
+    for _, start, end in tokens:
+        i = bisect_left(ends, end)
+        holder.append(i if i < len(spans) and spans[i].start <= start else -1)
+    return tuple(holder)
 
 
 def find_evidence(
@@ -188,29 +205,35 @@ def find_evidence(
             phrases[phrase] = max(phrases.get(phrase, 0.0), score)
         run = [index]
     terms = tuple(p for p, _ in sorted(phrases.items(), key=lambda kv: -kv[1])[:max_terms])
-    scored = []
-    for span, members in zip(passage.sentences, passage.sentence_terms, strict=True):
-        inside = members & chosen
-        if inside:
-            scored.append((sum(positive[t] for t in inside), span))
+    inside: dict[int, set[str]] = {}  # sentence -> the chosen terms in it
+    for index in indices:
+        sentence = passage.sentence_of[index]
+        if sentence >= 0:
+            inside.setdefault(sentence, set()).add(tokens[index][0])
+    scored = [
+        (sum(positive[t] for t in terms), passage.sentences[sentence])
+        for sentence, terms in sorted(inside.items())
+    ]
     best = sorted(scored, key=lambda pair: -pair[0])[:max_quotes]
     quotes = tuple(sorted((span for _, span in best), key=lambda s: s.start))
     return Evidence(terms, quotes)
 
 
-def summary(text: str, quotes: list[Span], *, limit: int = 420) -> str:
+def summary(text: str | Passage, quotes: list[Span], *, limit: int = 420) -> str:
     """A one-paragraph summary: the complaint's key sentences in order, without quoted
     earlier correspondence or signatures, cut to `limit` characters."""
+    passage = text if isinstance(text, Passage) else None
+    whole = passage.text if passage else str(text)
     body = []
-    for line in text.splitlines():
+    for line in whole.splitlines():
         if _SIGNATURE_START.match(line):
             break
         if not line.lstrip().startswith(">"):
             body.append(line)
-    own = "\n".join(body) or text
+    own = "\n".join(body) or whole
+    # the passage's sentences are the same cut when nothing was left out
+    cut = list(passage.sentences) if passage and own == whole else sentences(own)
     picked = {q.text for q in quotes}
-    chosen = [s.text for s in sentences(own) if s.text in picked]
-    if not chosen:
-        chosen = [s.text for s in sentences(own)[:3]]
+    chosen = [s.text for s in cut if s.text in picked] or [s.text for s in cut[:3]]
     paragraph = " ".join(" ".join(chosen).split())
     return paragraph if len(paragraph) <= limit else paragraph[: limit - 1].rstrip() + "…"

@@ -333,7 +333,8 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         (as `evidence.Passage` holds them), so the text is not cut twice."""
         row = row if row is not None else self.vectorize_one(text)
         terms, (owner_ids, positions, values) = attribute(self._text_features(), text, row, chunks)
-        weights = self._scoring()[0][row.indices[positions]][:, list(columns)].T
+        # the chosen columns at the row's features first: fewer rows than the shares
+        weights = self._scoring()[0][row.indices][:, list(columns)][positions].T
         return [
             dict(zip(terms, np.bincount(owner_ids, values * w, len(terms)).tolist(), strict=True))
             for w in weights

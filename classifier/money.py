@@ -18,7 +18,11 @@ _AMOUNT = re.compile(
 )
 
 
-def amounts(text: str) -> list[tuple[float, str, int, int]]:
+# (value, as written, start, end)
+Amount = tuple[float, str, int, int]
+
+
+def amounts(text: str) -> list[Amount]:
     """Money amounts written in the text: (value, as written, start, end)."""
     found = []
     for match in _AMOUNT.finditer(text):

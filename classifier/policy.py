@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from classifier.case import CaseContext
+from classifier.money import Amount
 from classifier.signals import Signal, detect
 
 
@@ -41,9 +42,10 @@ class EscalationPolicy:
             reasons.append("senior management must decide")
         return reasons
 
-    def signals(self, text: str) -> list[Signal]:
-        """The guide's escalation criteria that the text shows in words."""
-        return detect(text, amount_limit=self.amount_limit)
+    def signals(self, text: str, found: Sequence[Amount] | None = None) -> list[Signal]:
+        """The guide's escalation criteria that the text shows in words (`found`: the money
+        amounts in it, when already known)."""
+        return detect(text, amount_limit=self.amount_limit, found=found)
 
     def decide(
         self,

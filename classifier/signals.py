@@ -9,10 +9,10 @@ organisation to extend. Guards keep common decoys out ("legal tender", "not plan
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from classifier.money import amounts
+from classifier.money import Amount, amounts
 
 _NEGATION_BEFORE = re.compile(
     r"\b(not|no|never|n't|without|nor|don't|won't|isn't|wasn't|aren't)\W+(\w+\W+){0,3}$",
@@ -151,14 +151,13 @@ def _first_letters(alternative: str) -> str | None:
     ("(my|our) lawyer" -> "mo"), or None when that is not so simple to tell."""
     if not alternative.startswith("("):
         return None
-    depth = 0
-    for end, char in enumerate(alternative):
-        if char == "\\":
-            return None
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            break
-    options = _top_level_alternatives(alternative[1:end])
+    if "\\(" in alternative or "\\)" in alternative or "[" in alternative:
+        return None  # parentheses that do not open or close a group
+    depth, end = 0, 0
+    while end == 0 or depth > 0:
+        depth += {"(": 1, ")": -1}.get(alternative[end], 0)
+        end += 1
+    options = _top_level_alternatives(alternative[1 : end - 1])
     if not all(o[:1].isalnum() for o in options):
         return None
     return "".join(sorted({o[0] for o in options}))
@@ -199,8 +198,11 @@ def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Itera
             yield match
 
 
-def detect(text: str, *, amount_limit: float) -> list[Signal]:
-    """The escalation signals in `text`, at most one per reason, in rule order."""
+def detect(
+    text: str, *, amount_limit: float, found: Sequence[Amount] | None = None
+) -> list[Signal]:
+    """The escalation signals in `text`, at most one per reason, in rule order. `found` are
+    the money amounts in `text` when they are already known."""
     # Quoted earlier correspondence ("> ...") is our own or old text, not the customer's words.
     own = re.sub(r"(?m)^[ \t]*>.*$", lambda m: " " * len(m.group()), text)
     lowered = own.lower()
@@ -219,7 +221,9 @@ def detect(text: str, *, amount_limit: float) -> list[Signal]:
                 continue
             signals.append(Signal(rule.reason, own[start:end], start, end))
             break
-    large = [a for a in amounts(own) if a[0] >= amount_limit]
+    if found is None or own != text:  # quoted lines left out: their amounts are not the case's
+        found = amounts(own)
+    large = [a for a in found if a[0] >= amount_limit]
     if large:
         value, written, start, end = max(large)
         signals.append(Signal(f"a large sum at stake ({written})", written, start, end))

@@ -113,27 +113,35 @@ class TriageService:
         self, texts: Sequence[str], contexts: Sequence[CaseContext]
     ) -> list[Classification]:
         """Departments, escalation and review flags for many complaints, without drafts."""
+        if len(texts) == 1:
+            return [self._classify_one(texts[0], contexts[0])[0]]
         loaded = self._loaded()
-        model = loaded.model
-        if len(texts) == 1:  # the fast path: vectorize once, reuse the row for evidence
-            row = model.vectorize_one(texts[0])
-            proba = list(map(float, model.predict_proba_row(row)))
-            return [self._classification(loaded, texts[0], contexts[0], proba, row)]
-        probabilities = model.predict_proba(list(texts))
+        probabilities = loaded.model.predict_proba(list(texts))
         return [
-            self._classification(loaded, text, context, list(map(float, p)), None)
+            self._classification(loaded, Passage.of(text), context, list(map(float, p)), None)
             for text, context, p in zip(texts, contexts, probabilities, strict=True)
         ]
+
+    def _classify_one(self, text: str, context: CaseContext) -> tuple[Classification, Passage]:
+        """The fast path: vectorize once and reuse the row for evidence; the text's cuts are
+        returned for the drafts."""
+        loaded = self._loaded()
+        model = loaded.model
+        row = model.vectorize_one(text)
+        proba = list(map(float, model.predict_proba_row(row)))
+        passage = Passage.of(text)
+        return self._classification(loaded, passage, context, proba, row), passage
 
     def _classification(
         self,
         loaded: LoadedModel,
-        text: str,
+        passage: Passage,
         context: CaseContext,
         row: list[float],
         features: FeatureRow | None,
     ) -> Classification:
         model = loaded.model
+        text = passage.text
         labels = list(model.labels)
         thresholds = [float(t) for t in model.thresholds_]
         predicted = [c for c, label in enumerate(labels) if row[c] >= thresholds[c]]
@@ -142,11 +150,10 @@ class TriageService:
             threshold=float(model.escalation_threshold_),
             context=context,
             departments=[labels[c] for c in predicted],
-            signals=self.policy.signals(text),
+            signals=self.policy.signals(text, passage.amounts),
         )
         # One attribution of the text serves every label's evidence.
         columns = predicted + ([len(labels)] if escalation.escalate else [])
-        passage = Passage.of(text)
         contributions = (
             model.term_contributions_many(text, columns, features, passage.chunks)
             if columns
@@ -193,7 +200,7 @@ class TriageService:
 
     def triage(self, text: str, context: CaseContext) -> TriageResult:
         """Classify one complaint and draft its handoffs and customer update."""
-        classification = self.classify_many([text], [context])[0]
+        classification, passage = self._classify_one(text, context)
         triage_id = str(uuid.uuid4())
         case_ref = context.case_ref or f"CT-{triage_id[:8].upper()}"
         quotes = sorted(
@@ -206,7 +213,7 @@ class TriageService:
         facts = CaseFacts(
             case_ref=case_ref,
             text=text,
-            summary=summary(text, quotes),
+            summary=summary(passage, quotes),
             departments=tuple(
                 DepartmentFinding(d.id, d.probability, d.terms, tuple(q.text for q in d.quotes))
                 for d in classification.departments
@@ -220,6 +227,7 @@ class TriageService:
             previous_contacts=context.previous_contacts,
             amount=f"{amount.value:,.2f} {amount.currency}" if amount else None,
             heard=heard,
+            amounts_found=passage.amounts,
         )
         now = self.clock()
         handoffs, reply_by, customer_message = self.drafter.drafts(facts, now)

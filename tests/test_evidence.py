@@ -9,6 +9,7 @@ from classifier import evidence
 from classifier.case import CaseContext
 from classifier.data import Record
 from classifier.evidence import sentences
+from classifier.signals import detect
 from classifier.triage import TriageService
 
 
@@ -73,3 +74,18 @@ def test_one_pass_cutting_equals_cutting_chunk_by_chunk(train_records: list[Reco
         assert evidence._tokens(text) == evidence._tokens_by_chunk(text)
     chunks, tokens = evidence._tokens("İstanbul: REFUND now!")  # falls back, offsets kept
     assert [t[0] for t in tokens] == ["i̇stanbul", "refund", "now"]
+
+
+def test_what_a_passage_reuses_equals_working_from_the_text(train_records: list[Record]) -> None:
+    # the triage cuts a text once: its sentences serve the summary and its amounts serve the
+    # signals; both must give what the text alone gives, with or without quoted lines
+    quoted = 0
+    for record in train_records:
+        passage = evidence.Passage.of(record.text)
+        quotes = list(passage.sentences[1:3])
+        assert evidence.summary(passage, quotes) == evidence.summary(record.text, quotes)
+        assert detect(record.text, amount_limit=100, found=passage.amounts) == detect(
+            record.text, amount_limit=100
+        ), record.id
+        quoted += "\n>" in record.text
+    assert quoted > 0
