@@ -14,21 +14,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import joblib
 
+from classifier import __version__
 from classifier.model import MODEL_FORMAT, TriageModel
 
 ARTEFACT = "model.joblib"
 METADATA = "metadata.json"
 CARD = "card.md"
 CHAMPION = "champion"
+# The libraries whose classes a pickled model holds: an artefact is loaded only by the same
+# major.minor versions it was saved with (a patch release keeps the pickled layout).
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
 
 
 class ArtefactError(RuntimeError):
@@ -40,6 +46,26 @@ class LoadedModel:
     version: str
     model: TriageModel
     metadata: dict[str, Any]
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "complaint-triage": __version__}
+    versions.update({name: importlib_metadata.version(name) for name in LIBRARIES})
+    return versions
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def library_mismatches(recorded: dict[str, str]) -> list[str]:
+    """The pickled libraries whose major.minor version differs from the installed one."""
+    installed = library_versions()
+    return [
+        f"{name} {recorded.get(name, 'unrecorded')} (installed: {installed[name]})"
+        for name in LIBRARIES
+        if _minor(str(recorded.get(name, ""))) != _minor(installed[name])
+    ]
 
 
 def file_sha256(path: Path) -> str:
@@ -89,6 +115,7 @@ def save(
         full = {
             **metadata,
             "version": version,
+            "libraries": library_versions(),  # those that pickled it, whatever the caller said
             "model_format": MODEL_FORMAT,
             "artefact_sha256": file_sha256(artefact),
         }
@@ -156,6 +183,12 @@ def load(models_dir: Path, version: str, expected_labels: tuple[str, ...]) -> Lo
         raise ArtefactError(
             f"model {version}: its labels {metadata.get('labels')} do not match the "
             f"catalogue's {list(expected_labels)}; retrain it"
+        )
+    mismatched = library_mismatches(metadata.get("libraries") or {})
+    if mismatched:
+        raise ArtefactError(
+            f"model {version} was saved with other library versions: {', '.join(mismatched)}; "
+            "retrain it with the installed libraries"
         )
     if metadata.get("model_format", 1) != MODEL_FORMAT:
         raise ArtefactError(

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         16.0, description="Working hours to the next customer update when no department acts."
     )
 
+    reload_interval: float = Field(
+        2.0,
+        description="Seconds between a running server's checks of models/champion; 0 checks"
+        " only on SIGHUP.",
+    )
+
     database_url: str = Field(
         "sqlite:///var/complaint-triage.db",
         description="Where triages, feedback and handoffs are stored: a SQLite file (relative"

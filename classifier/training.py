@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
 
-from classifier import __version__
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.data import Record, sha256_of
 from classifier.evaluation import evaluate, label_matrix, metrics
 from classifier.model import TriageModel
 from classifier.policy import EscalationPolicy
+from classifier.registry import library_versions
 from classifier.settings import Settings
-
-LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "complaint-triage": __version__}
-    versions.update({name: importlib_metadata.version(name) for name in LIBRARIES})
-    return versions
 
 
 def _counts(records: list[Record]) -> dict[str, Any]:

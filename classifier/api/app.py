@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +14,8 @@ from classifier import __version__
 from classifier.api import feedback, handoffs, health, models, triage
 from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
 from classifier.catalogue import load_catalogue
-from classifier.registry import ArtefactError, LoadedModel, load_champion
+from classifier.registry import LoadedModel
+from classifier.reloader import ChampionReloader
 from classifier.settings import Settings, get_settings
 from classifier.store import Store
 from classifier.triage import ModelHolder, build_service
@@ -22,26 +25,34 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, model: LoadedModel | None = None) -> FastAPI:
-    """Build the app. `model`, when given, is served instead of the champion on disk."""
+    """Build the app. `model`, when given, is served instead of the champion on disk, and
+    the champion is not followed."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalogue = load_catalogue(settings.catalogue)
-        holder = ModelHolder()
+        holder = ModelHolder(model)
         store = Store.open(settings.database_url)
+        reloader = ChampionReloader(settings.models_dir, catalogue.ids, holder)
         app.state.settings = settings
         app.state.holder = holder
         app.state.store = store
+        app.state.reloader = reloader
         app.state.service = build_service(settings, holder, catalogue, store)
-        app.state.load_error = None
-        try:
-            holder.swap(model or load_champion(settings.models_dir, catalogue.ids))
-            log.info("serving model %s", holder.current and holder.current.version)
-        except ArtefactError as exc:
-            app.state.load_error = str(exc)
-            log.error("no model loaded: %s", exc)
+        following = None
+        if model is None:  # a model handed in is served as it is; otherwise the champion
+            reloader.check()
+            if holder.current is None:
+                log.error("no model loaded: %s", reloader.problem)
+            else:
+                log.info("serving model %s", holder.current.version)
+            following = asyncio.create_task(reloader.follow(settings.reload_interval))
         yield
+        if following is not None:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
         store.close()
 
     app = FastAPI(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from classifier.reloader import ChampionReloader
 from classifier.store import Store
 from classifier.triage import ModelHolder, TriageService
 
@@ -23,6 +24,12 @@ def get_holder(request: Request) -> ModelHolder:
 def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
+
+
+def not_ready_reason(request: Request) -> str | None:
+    """Why the champion on disk is not being served (refused, or none), if the app follows it."""
+    reloader: ChampionReloader | None = getattr(request.app.state, "reloader", None)
+    return reloader.problem if reloader else None
 
 
 ServiceDep = Annotated[TriageService, Depends(get_service)]

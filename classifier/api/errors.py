@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from classifier.api.deps import not_ready_reason
 from classifier.store import IdempotencyConflict, NotFound
 from classifier.triage import ModelNotReady
 
@@ -68,7 +69,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
-    reason = getattr(request.app.state, "load_error", None) or str(exc)
+    reason = not_ready_reason(request) or str(exc)
     return problem(503, f"no model is ready: {reason}", instance=request.url.path)
 
 

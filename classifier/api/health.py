@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from classifier.api.deps import HolderDep, StoreDep
+from classifier.api.deps import HolderDep, StoreDep, not_ready_reason
 from classifier.api.errors import problem
 
 router = APIRouter(tags=["health"])
@@ -27,7 +27,7 @@ def readyz(request: Request, holder: HolderDep, store: StoreDep) -> dict[str, An
     """Ready when a verified model is loaded and the store answers; 503 with why otherwise."""
     loaded = holder.current
     if loaded is None:
-        reason = getattr(request.app.state, "load_error", None) or "no model loaded"
+        reason = not_ready_reason(request) or "no model loaded"
         return problem(503, f"not ready: {reason}", instance="/readyz")
     try:
         store.ping()

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from classifier.api.deps import HolderDep
-from classifier.api.schemas import ModelInfo
+from classifier.api.schemas import ModelInfo, RefusedModel
+from classifier.reloader import ChampionReloader
 from classifier.triage import ModelNotReady
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
 
 @router.get("/model", response_model=ModelInfo)
-def serving_model(holder: HolderDep) -> ModelInfo:
-    """Version, thresholds, data fingerprints and test metrics of the serving model."""
+def serving_model(request: Request, holder: HolderDep) -> ModelInfo:
+    """Version, thresholds, data fingerprints and test metrics of the serving model, and the
+    champion on disk if it was refused."""
     loaded = holder.current
     if loaded is None:
         raise ModelNotReady("no verified model is loaded")
-    return ModelInfo(version=loaded.version, metadata=loaded.metadata)
+    reloader: ChampionReloader | None = getattr(request.app.state, "reloader", None)
+    refused = reloader.refused if reloader else None
+    return ModelInfo(
+        version=loaded.version,
+        metadata=loaded.metadata,
+        refused=RefusedModel(version=refused.version, reason=refused.reason) if refused else None,
+    )

@@ -117,9 +117,17 @@ class TriageResponse(BaseModel):
         return cls.model_validate(triage_document(result, names))
 
 
-class ModelInfo(BaseModel):
+class RefusedModel(BaseModel):
     version: str
+    reason: str
+
+
+class ModelInfo(BaseModel):
+    version: str = Field(description="The version serving requests now.")
     metadata: dict[str, object]
+    refused: RefusedModel | None = Field(
+        None, description="The champion on disk that failed verification and is not served."
+    )
 
 
 class EditedDraft(BaseModel):

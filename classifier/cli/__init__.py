@@ -1,29 +1,27 @@
-"""The command line: serve, train, evaluate, predict and data check."""
+"""The command line: serve, train, evaluate, predict, the model lifecycle and data checks."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from classifier import registry
+from classifier import lifecycle, registry
 from classifier.case import CaseContext
 from classifier.catalogue import load_catalogue
 from classifier.cli.console import err, fail
 from classifier.cli.data import data_app, import_records
-from classifier.cli.feedback import feedback_app, load_feedback
+from classifier.cli.feedback import feedback_app
+from classifier.cli.models import models_app, promote, retrain, rollback
+from classifier.cli.training import settings_for, test_summary, train_version, usable_champion
 from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
 from classifier.evaluation import format_report
-from classifier.feedback import jsonl_lines, merge
 from classifier.policy import EscalationPolicy
 from classifier.settings import Settings, get_settings
-from classifier.training import model_card, new_model, train_model
 from classifier.triage import ModelHolder, build_service
 
 app = typer.Typer(
@@ -62,19 +60,6 @@ def serve(
     )
 
 
-def _usable_champion(settings: Settings) -> str | None:
-    """The champion's version if it loads and verifies; otherwise None, saying why."""
-    if registry.champion(settings.models_dir) is None:
-        return None
-    try:
-        return registry.load_champion(
-            settings.models_dir, load_catalogue(settings.catalogue).ids
-        ).version
-    except registry.ArtefactError as exc:
-        err.print(f"the champion is not usable: {exc}")
-        return None
-
-
 @app.command()
 def train(
     data: Annotated[
@@ -97,68 +82,22 @@ def train(
         ),
     ] = False,
 ) -> None:
-    """Train a new model version; it becomes champion when there is no usable one yet."""
-    overrides: dict[str, Any] = {}
-    if data:
-        overrides["training_data"] = data.resolve()
-    if test:
-        overrides["test_data"] = test.resolve()
-    if seed is not None:
-        overrides["seed"] = seed
-    settings = get_settings().model_copy(update=overrides)
-    usable = _usable_champion(settings)
+    """Train a new model version; champion only if there is no usable one.
+
+    Every run writes a new version folder in models/ and never overwrites one. Promote it
+    afterwards with `complaint-triage promote VERSION`."""
+    settings = settings_for(data, test, seed)
+    usable = usable_champion(settings)
     if if_missing and usable:
         err.print(f"champion {usable} exists; not training")
         return
-    try:
-        train_records = load_records(settings.training_data)
-        test_records = load_records(settings.test_data) if settings.test_data.exists() else []
-    except DatasetError as exc:
-        raise fail(str(exc)) from exc
-    feedback: dict[str, Any] | None = None
-    if include_feedback:
-        found = load_feedback(settings)
-        train_records, replaced = merge(train_records, found.records)
-        feedback = {
-            "records": len(found.records),
-            "replaced_training_records": replaced,
-            "left_out_in_test_set": found.in_test_set,
-            "sha256": hashlib.sha256("".join(jsonl_lines(found.records)).encode()).hexdigest(),
-        }
-        err.print(
-            f"adding {len(found.records)} corrected triage(s) from feedback"
-            f" ({replaced} replace training records with the same text)",
-            highlight=False,
-        )
-    steps = new_model(settings).cv + 2  # features, the cross-validation folds, the final fit
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-    ) as progress:
-        task = progress.add_task("training", total=steps)
-
-        def advance(message: str) -> None:
-            progress.update(task, advance=1, description=message)
-
-        model, metadata = train_model(train_records, test_records, settings, progress=advance)
-    version = registry.new_version()
-    metadata["version"] = version
-    metadata["feedback"] = feedback
-    registry.save(settings.models_dir, model, metadata, model_card(metadata), version)
+    version, metadata = train_version(settings, include_feedback=include_feedback)
     promoted = usable is None
     if promoted:
-        registry.set_champion(settings.models_dir, version)
-    results = metadata["test_metrics"]
-    summary = (
-        f"test macro-F1 {results['macro_f1']:.3f}, escalation recall "
-        f"{results['escalation']['recall']:.3f}"
-        if results
-        else "no test set"
+        lifecycle.record_first(settings.models_dir, version)
+    typer.echo(
+        f"trained {version} ({test_summary(metadata)}){'; now champion' if promoted else ''}"
     )
-    typer.echo(f"trained {version} ({summary}){'; now champion' if promoted else ''}")
 
 
 @app.command()
@@ -287,4 +226,8 @@ def predict(
 
 app.add_typer(data_app, name="data")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(models_app, name="models")
+app.command()(promote)
+app.command()(rollback)
+app.command()(retrain)
 app.command("import")(import_records)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from classifier.api.deps import ServiceDep, StoreDep
+from classifier.api.deps import ServiceDep, StoreDep, not_ready_reason
 from classifier.triage import ModelNotReady
 from classifier.web.forms import TIERS, CorrectionForm, FormError, TriageForm
 from classifier.web.pages import from_htmx, pages
@@ -62,7 +62,7 @@ def triage(
     except FormError as exc:
         return _page(request, form, errors=exc.messages, status_code=422)
     except ModelNotReady as exc:
-        reason = getattr(request.app.state, "load_error", None) or str(exc)
+        reason = not_ready_reason(request) or str(exc)
         return _page(request, form, errors=[f"No model is ready: {reason}"], status_code=503)
     view = TriageView.of(store.triage(result.triage_id), service.names(), datetime.now(UTC))
     return _page(request, form, view=view)

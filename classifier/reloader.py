@@ -1,0 +1,110 @@
+"""A running server follows `models/champion`: it loads and verifies a new champion beside the
+serving one and swaps it in by one reference assignment, so requests in flight finish on the
+model they started with. A version that fails verification is refused, with the reason
+logged, and the serving model stays."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from classifier import registry
+from classifier.triage import ModelHolder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    version: str
+    reason: str
+    files: tuple[tuple[int, int], ...]  # (size, mtime) of its files when refused
+
+
+def _files(models_dir: Path, version: str) -> tuple[tuple[int, int], ...]:
+    found = []
+    for name in (registry.METADATA, registry.ARTEFACT):
+        try:
+            stat = (models_dir / version / name).stat()
+            found.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            found.append((-1, -1))
+    return tuple(found)
+
+
+class ChampionReloader:
+    """Loads the champion named on disk into `holder` when it is not the one being served."""
+
+    def __init__(self, models_dir: Path, labels: tuple[str, ...], holder: ModelHolder) -> None:
+        self.models_dir = models_dir
+        self.labels = labels
+        self.holder = holder
+        self.refused: Refusal | None = None  # the last champion that failed verification
+        self.missing: str | None = None  # why there is no champion to load, if so
+
+    @property
+    def problem(self) -> str | None:
+        """Why the champion on disk is not being served, or None when it is."""
+        return self.refused.reason if self.refused else self.missing
+
+    def check(self, force: bool = False) -> str | None:
+        """Swap in the champion if it changed; the version swapped in, or None. A refused
+        version is tried again only when its files change or `force` (SIGHUP) says so."""
+        version = registry.champion(self.models_dir)
+        serving = self.holder.current
+        if version is None:
+            self.missing = (
+                f"no champion model in {self.models_dir}; train one with `complaint-triage train`"
+            )
+            return None
+        self.missing = None
+        if serving is not None and serving.version == version:
+            self.refused = None
+            return None
+        files = _files(self.models_dir, version)
+        known = self.refused
+        if not force and known and (known.version, known.files) == (version, files):
+            return None
+        try:
+            loaded = registry.load(self.models_dir, version, self.labels)
+        except registry.ArtefactError as exc:
+            self.refused = Refusal(version, str(exc), files)
+            log.error(
+                "refused model %s: %s; %s", version, exc,
+                f"still serving {serving.version}" if serving else "no model is being served",
+            )  # fmt: skip
+            return None
+        self.holder.swap(loaded)
+        self.refused = None
+        log.info("now serving model %s (was %s)", version, serving and serving.version)
+        return version
+
+    async def follow(self, interval: float) -> None:
+        """Check every `interval` seconds (0: only on SIGHUP) until cancelled."""
+        wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, wake.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            log.debug("SIGHUP cannot be handled here; checking every %ss", interval)
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=interval or None)
+                except TimeoutError:
+                    pass
+                forced = wake.is_set()
+                wake.clear()
+                try:
+                    # Loading takes a fraction of a second: off the event loop.
+                    await asyncio.to_thread(self.check, forced)
+                except Exception:  # a failed check must never stop the following
+                    log.exception("checking the champion failed")
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGHUP)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
