@@ -191,6 +191,8 @@ def promote(
     the per-label differences are printed and the exit code is 3; --force with a --reason
     promotes anyway and records both in models/history.jsonl."""
     settings = get_settings()
+    if registry.champion(settings.models_dir) == version:
+        raise fail(f"{version} is already the champion")
     found = comparison(settings, version)
     print_comparison(found)
     _record_promotion(settings, found, by, reason, force)
