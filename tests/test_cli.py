@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,6 +137,8 @@ def test_train_writes_a_version_that_becomes_champion_then_evaluate(
         assert result.exit_code == 0, result.output
         version = registry.champion(models_dir)
         assert version and f"trained {version}" in result.output and "now champion" in result.output
+        # the progress bar ends on the final fit, every step done (cross-validation folds too)
+        assert re.search(r"final fit .*━+ (\d+)/\1", result.output), result.output
         metadata = registry.read_metadata(models_dir, version)
         assert metadata["training_data"]["records"] == 240
         assert metadata["test_data"]["records"] == 60
