@@ -28,12 +28,13 @@ from sklearn.utils.validation import check_is_fitted
 from classifier.attribution import attribute
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.features import FeatureRow, TextFeatures
+from classifier.packing import packed, unpack
 from classifier.vocabulary import fit_transform
 
 Matrix = NDArray[np.float64]
 # Bumped whenever a fitted TriageModel's attributes change shape or meaning; the registry
 # refuses artefacts of another format instead of failing on the first request.
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3  # 3: vocabularies pickled packed (see classifier/packing.py)
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
 __all__ = ["MODEL_FORMAT", "FeatureRow", "TriageModel", "best_f1_threshold", "recall_threshold"]
@@ -310,10 +311,18 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self._calibrate(row.data @ weights[row.indices] + bias)
 
     def __getstate__(self) -> dict[str, Any]:
-        state: dict[str, Any] = super().__getstate__()
+        # a copy: scikit-learn may hand back the live __dict__ itself
+        state: dict[str, Any] = dict(super().__getstate__())
         state.pop("_scoring_cache", None)
         state.pop("_text_features_cache", None)
+        if "features_" in state:
+            state["features_"] = packed(state["features_"])
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "features_" in self.__dict__:
+            unpack(self.features_)
 
     # -- explanations ----------------------------------------------------------------------
     def _coefficients(self, column: int) -> Matrix:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,26 @@ from classifier import registry
 from classifier.triage import ModelHolder
 
 log = logging.getLogger(__name__)
+
+
+# While a model loads beside the requests, the interpreter switches threads every 0.5 ms
+# instead of 5: a request that gives up the interpreter (NumPy does, in its larger loops)
+# waits that long to get it back, and does so a few times per triage.
+_LOADING_SWITCH_INTERVAL = 0.0005
+_switch_lock = threading.Lock()
+
+
+def load_beside_requests(
+    models_dir: Path, version: str, labels: tuple[str, ...]
+) -> registry.LoadedModel:
+    """`registry.load`, with thread switches made frequent while it runs."""
+    with _switch_lock:
+        usual = sys.getswitchinterval()
+        sys.setswitchinterval(min(usual, _LOADING_SWITCH_INTERVAL))
+        try:
+            return registry.load(models_dir, version, labels)
+        finally:
+            sys.setswitchinterval(usual)
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,7 @@ class ChampionReloader:
         if not force and known and (known.version, known.files) == (version, files):
             return None
         try:
-            loaded = registry.load(self.models_dir, version, self.labels)
+            loaded = load_beside_requests(self.models_dir, version, self.labels)
         except registry.ArtefactError as exc:
             self.refused = Refusal(version, str(exc), files)
             log.error(

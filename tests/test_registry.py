@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import pickle
 from pathlib import Path
 
+import joblib
 import pytest
 
 from classifier import registry
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.model import TriageModel
+from classifier.packing import PackedVocabulary
 
 
 def test_saved_version_loads_and_predicts_the_same(
@@ -91,3 +95,24 @@ def test_champion_pointer_is_replaced_atomically(
     assert not [p for p in models_dir.iterdir() if p.name.startswith(".champion")]
     with pytest.raises(registry.ArtefactError, match="no such model version"):
         registry.set_champion(models_dir, "nope")
+
+
+def test_vocabularies_are_pickled_packed_and_come_back_equal(tiny_model: TriageModel) -> None:
+    tiny_model.warm_up()
+    before = [dict(v.vocabulary_) for _, v in tiny_model.features_.transformer_list]
+    state = tiny_model.__getstate__()
+    packed = [v.vocabulary_ for _, v in state["features_"].transformer_list]
+    assert all(isinstance(p, PackedVocabulary) for p in packed)
+    # pickling must not touch the live model: its dicts and caches stay
+    assert [v.vocabulary_ for _, v in tiny_model.features_.transformer_list] == before
+    assert "_scoring_cache" in tiny_model.__dict__
+    for handle in (io.BytesIO(), None):
+        if handle is None:
+            loaded = pickle.loads(pickle.dumps(tiny_model))
+        else:
+            joblib.dump(tiny_model, handle)
+            handle.seek(0)
+            loaded = joblib.load(handle)
+        assert [v.vocabulary_ for _, v in loaded.features_.transformer_list] == before
+        texts = ["charged twice, refund me", "parcel lost", "ünïcode ☃ text"]
+        assert (loaded.predict_proba(texts) == tiny_model.predict_proba(texts)).all()
