@@ -222,8 +222,13 @@ def champions(entries: list[HistoryEntry]) -> list[str]:
         if entry.action == "rollback":
             if stack:
                 stack.pop()
-        else:
-            stack.append(entry.to_version)
+            continue
+        # A change whose line was lost (a crash after the pointer switch) shows as a
+        # promotion from a version the stack does not end at: that version was champion.
+        # ("first" replaces an unusable champion: nothing to go back to.)
+        if entry.action == "promote" and entry.from_version and stack[-1:] != [entry.from_version]:
+            stack.append(entry.from_version)
+        stack.append(entry.to_version)
     return stack
 
 

@@ -141,7 +141,7 @@ def champion(models_dir: Path) -> str | None:
 
 def set_champion(models_dir: Path, version: str) -> None:
     """Point `champion` at `version` by writing a temp file, fsync, and atomic rename."""
-    if not (models_dir / version / METADATA).is_file():
+    if not _is_version_name(version) or not (models_dir / version / METADATA).is_file():
         raise ArtefactError(f"no such model version: {version}")
     temp = models_dir / f".{CHAMPION}.{secrets.token_hex(4)}"
     _write_synced(temp, f"{version}\n".encode())
@@ -152,7 +152,16 @@ def set_champion(models_dir: Path, version: str) -> None:
 def versions(models_dir: Path) -> list[str]:
     if not models_dir.is_dir():
         return []
-    return sorted(p.name for p in models_dir.iterdir() if (p / METADATA).is_file())
+    return sorted(
+        p.name
+        for p in models_dir.iterdir()
+        if _is_version_name(p.name) and (p / METADATA).is_file()
+    )
+
+
+def _is_version_name(name: str) -> bool:
+    """Not a leftover `.staging-*` folder (a save cut short) nor a path."""
+    return bool(name) and not name.startswith(".") and "/" not in name
 
 
 def read_metadata(models_dir: Path, version: str) -> dict[str, Any]:

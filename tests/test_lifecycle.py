@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,28 @@ def test_retrain_promotes_only_when_the_gates_pass(
     assert (last.action, last.by, last.from_version, last.gates["passed"]) == (
         "promote", "nightly", weak, True,
     )  # fmt: skip
+
+
+def test_a_champion_change_whose_history_line_was_lost_is_still_rolled_back_to(
+    three_versions: tuple[Path, list[str]], tiny_model: TriageModel
+) -> None:
+    models_dir, (a, b, c) = three_versions
+    promote(models_dir, b)
+    registry.set_champion(models_dir, c)  # switched, then killed before the history line
+    d = "2026-01-04T00-00-00Z-000004"
+    registry.save(models_dir, tiny_model, {"labels": list(DEPARTMENT_IDS)}, "", d)
+    promote(models_dir, d)
+    assert lifecycle.rollback(models_dir, DEPARTMENT_IDS).to_version == c
+    assert lifecycle.rollback(models_dir, DEPARTMENT_IDS).to_version == b
+
+
+def test_leftover_staging_folders_are_not_versions_and_cannot_be_champion(
+    three_versions: tuple[Path, list[str]],
+) -> None:
+    models_dir, (a, b, c) = three_versions
+    shutil.copytree(models_dir / a, models_dir / f".staging-{a}-x")  # a save cut short
+    assert registry.versions(models_dir) == [a, b, c]
+    with pytest.raises(registry.ArtefactError, match="no such model version"):
+        registry.set_champion(models_dir, f".staging-{a}-x")
+    with pytest.raises(registry.ArtefactError, match="no such model version"):
+        registry.set_champion(models_dir, f"../{models_dir.name}/{a}")
