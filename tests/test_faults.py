@@ -14,7 +14,6 @@ import random
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,8 +21,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,10 +33,10 @@ from classifier.data import Record
 from classifier.evaluation import label_matrix
 from classifier.model import TriageModel
 from classifier.settings import PROJECT_ROOT
+from tests.serving import RELOAD_INTERVAL, Server, cli, environment, running_server
 
 pytestmark = pytest.mark.slow
 
-RELOAD_INTERVAL = 0.1
 VERSION_FILES = {registry.ARTEFACT, registry.METADATA, registry.CARD}
 # Identical figures on both sides: the promotion gates pass, so promote needs no --force.
 METRICS: dict[str, Any] = {
@@ -50,31 +47,6 @@ METRICS: dict[str, Any] = {
 SEED = 20261124
 # One request: (status or -1, text or error, body version, header version, probabilities match)
 Outcome = tuple[int, str, str | None, str | None, bool]
-
-
-def cli() -> list[str]:
-    """The installed `complaint-triage` entry point beside this interpreter."""
-    script = Path(sys.executable).with_name("complaint-triage")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "classifier.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def environment(directory: Path, models_dir: Path) -> dict[str, str]:
-    """This environment (PATH etc.) without any CT_ setting, plus a private models dir and
-    database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
-    env.update(
-        CT_MODELS_DIR=str(models_dir),
-        CT_DATABASE_URL=f"sqlite:///{directory / 'triage.db'}",
-        CT_RELOAD_INTERVAL=str(RELOAD_INTERVAL),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
 
 
 def save(models_dir: Path, model: TriageModel, version: str) -> None:
@@ -338,59 +310,6 @@ def test_kill_9_while_switching_the_champion_never_tears_the_pointer(
 
 
 # --- 2. requests while the champion flips -------------------------------------------------
-
-
-@dataclass
-class Server:
-    base: str
-    models_dir: Path
-    log: Path
-    process: subprocess.Popen[bytes]
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-@contextmanager
-def running_server(directory: Path, models_dir: Path, *, ready: bool = True) -> Iterator[Server]:
-    """`complaint-triage serve` on a free port, following the champion every 0.1 s. Waits for
-    /readyz 200 (or only /livez when `ready` is False); always stopped on the way out."""
-    port = free_port()
-    log = directory / f"server-{port}.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*cli(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment(directory, models_dir),
-            cwd=directory,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", models_dir, log, process)
-    path = "/readyz" if ready else "/livez"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{server.output()}")
-            try:
-                if httpx.get(server.base + path, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"GET {path} was not 200 within 30 s:\n{server.output()}")
-            time.sleep(0.1)
-        yield server
-    except BaseException:
-        print(f"--- server output ---\n{server.output()}")
-        raise
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def serving(server: Server) -> dict[str, Any]:

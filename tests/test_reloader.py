@@ -9,8 +9,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ from classifier.model import TriageModel
 from classifier.reloader import ChampionReloader
 from classifier.settings import Settings
 from classifier.triage import ModelHolder
-from tests.test_server import free_port
+from tests.serving import Server, running_server
 
 A, B = "2026-04-01T00-00-00Z-aaaaaa", "2026-04-02T00-00-00Z-bbbbbb"
 
@@ -187,42 +185,17 @@ def test_a_running_app_follows_promotions_and_names_the_version_in_every_answer(
 
 
 @pytest.fixture
-def hup_server(two_versions: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def hup_server(two_versions: Path, tmp_path: Path) -> Iterator[Server]:
     """The real server, checking the champion only on SIGHUP."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "CT_MODELS_DIR": str(two_versions),
-        "CT_RELOAD_INTERVAL": "0",
-        "CT_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'db.sqlite'}",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "classifier.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        assert wait_for(ready, 30), "the server did not become ready"
-        yield base, process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_server(tmp_path, two_versions, reload_interval=0) as server:
+        yield server
 
 
 @pytest.mark.slow
 def test_sighup_makes_the_real_server_load_the_new_champion_now(
-    hup_server: tuple[str, subprocess.Popen[bytes]], two_versions: Path
+    hup_server: Server, two_versions: Path
 ) -> None:
-    base, process = hup_server
+    base, process = hup_server.base, hup_server.process
     registry.set_champion(two_versions, B)
     time.sleep(0.5)  # no polling: still A until told
     assert httpx.get(f"{base}/v1/model").json()["version"] == A

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,44 +10,16 @@ import pytest
 
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.model import TriageModel
+from tests.serving import running_server
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def server(models_dir_with_champion: tuple[Path, str]) -> Iterator[tuple[str, str]]:
+def server(models_dir_with_champion: tuple[Path, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     models_dir, version = models_dir_with_champion
-    port = free_port()
-    env = {**os.environ, "CT_MODELS_DIR": str(models_dir)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "classifier.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(process.stdout.read().decode() if process.stdout else "")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not become ready in 30 s")
-        yield base, version
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_server(tmp_path, models_dir) as running:
+        yield running.base, version
 
 
 def test_real_server_triages_over_http(server: tuple[str, str], tiny_model: TriageModel) -> None:
