@@ -108,3 +108,16 @@ def test_startup_times_the_server_to_readyz(
     rows = {line[:32].strip(): line[32:].split() for line in out.splitlines()[2:4]}
     assert rows["baseline: bare FastAPI app"][1] == "1.0x"
     assert float(rows["complaint-triage serve"][0]) > 0
+
+
+def test_reload_latency_times_calls_with_and_without_a_model_loading(
+    models_dir_with_champion: tuple[Path, str],
+) -> None:
+    models_dir, version = models_dir_with_champion
+    out = run_bench("reload_latency.py", "--loads", "2", "--models-dir", str(models_dir))
+    assert out.startswith(f"model {version}; 2 loads of ")
+    rows = {line[:34].strip(): line[34:].split() for line in out.splitlines()[2:4]}
+    for name in ("no load going on (baseline)", "while a model loads"):
+        calls, median, p99, most = rows[name]
+        assert int(calls) > 0 and 0 < float(median) <= float(p99) <= float(most)
+    assert out.splitlines()[-1].startswith("p99 while loading vs baseline: ")
