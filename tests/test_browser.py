@@ -297,8 +297,10 @@ def test_keyboard_only_and_every_control_labelled(driver: WebDriver, live_server
     tab_until("document.activeElement.matches('#triage-form button[type=submit]')")
     keys.send_keys(Keys.ENTER).perform()
     visible(driver, "#results article.results")
-    # focus follows the swap, so a keyboard user goes on from the results
-    assert driver.execute_script("return document.activeElement.id") == "results-title"
+    # focus follows the swap (on htmx:load, after htmx settles the new content), so a
+    # keyboard user goes on from the results
+    focused = 'return document.activeElement.id === "results-title"'
+    assert wait(driver, 5).until(lambda d: d.execute_script(focused))
     assert "Results for KEY-1" in driver.find_element(By.ID, "results-title").text
     controls = driver.execute_script(
         "return document.querySelectorAll('#results input, #results select, #results textarea')"
