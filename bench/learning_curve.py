@@ -41,9 +41,7 @@ def main() -> None:
     train = load_records(args.data)
     test = load_records(args.test)
     order = np.random.default_rng(args.seed).permutation(len(train))
-    policy = EscalationPolicy(
-        settings.escalation_amount_limit, settings.escalation_previous_contacts
-    )
+    policy = EscalationPolicy.of(settings)
     rows = []
     print(f"{'fraction':>8}{'records':>9}{'macro-F1':>10}{'micro-F1':>10}"
           f"{'esc recall':>12}{'esc prec':>10}{'fit time':>10}")  # fmt: skip

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from classifier.case import CaseContext
 from classifier.money import Amount
+from classifier.settings import Settings
 from classifier.signals import Signal, detect
 
 
@@ -26,6 +27,11 @@ class EscalationPolicy:
 
     amount_limit: float = 1000.0
     previous_contacts_limit: int = 3
+
+    @classmethod
+    def of(cls, settings: Settings) -> EscalationPolicy:
+        """The policy the settings' escalation limits describe."""
+        return cls(settings.escalation_amount_limit, settings.escalation_previous_contacts)
 
     def rule_reasons(self, context: CaseContext, departments: list[str]) -> list[str]:
         reasons = []

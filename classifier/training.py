@@ -41,9 +41,7 @@ def train_model(
     model = new_model(settings)
     y = label_matrix(train, DEPARTMENT_IDS)
     model.fit([r.text for r in train], y, progress=progress)
-    policy = EscalationPolicy(
-        settings.escalation_amount_limit, settings.escalation_previous_contacts
-    )
+    policy = EscalationPolicy.of(settings)
     oof_predicted = (model.oof_proba_ >= model.all_thresholds_).astype(np.int_)
     y = y[model.cv_rows_]
     metadata = {

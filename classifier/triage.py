@@ -282,9 +282,7 @@ def build_service(
     return TriageService(
         holder=holder,
         catalogue=catalogue,
-        policy=EscalationPolicy(
-            settings.escalation_amount_limit, settings.escalation_previous_contacts
-        ),
+        policy=EscalationPolicy.of(settings),
         drafter=drafter,
         review_margin=settings.review_margin,
         review_min_words=settings.review_min_words,

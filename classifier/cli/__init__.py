@@ -127,9 +127,7 @@ def evaluate(
         records = load_records(data or settings.test_data)
     except DatasetError as exc:
         raise fail(str(exc)) from exc
-    policy = EscalationPolicy(
-        settings.escalation_amount_limit, settings.escalation_previous_contacts
-    )
+    policy = EscalationPolicy.of(settings)
     result = {"model_version": loaded.version, "data": str(data or settings.test_data),
               **evaluate_model(loaded.model, records, policy)}  # fmt: skip
     typer.echo(f"model {loaded.version} on {result['data']}\n")

@@ -105,10 +105,6 @@ def list_models(
         out.print("* measured on another version of the test set than the current one")
 
 
-def _policy(settings: Settings) -> EscalationPolicy:
-    return EscalationPolicy(settings.escalation_amount_limit, settings.escalation_previous_contacts)
-
-
 def _test_records(settings: Settings) -> list[Record]:
     try:
         return load_records(settings.test_data)
@@ -124,13 +120,13 @@ def comparison(settings: Settings, candidate: str) -> lifecycle.Comparison:
         loaded = registry.load(settings.models_dir, candidate, labels)
     except registry.ArtefactError as exc:
         raise fail(str(exc)) from exc
-    candidate_metrics = evaluate(loaded.model, records, _policy(settings))
+    candidate_metrics = evaluate(loaded.model, records, EscalationPolicy.of(settings))
     champion = registry.champion(settings.models_dir)
     champion_metrics = None
     if champion is not None and champion != candidate:
         try:
             current = registry.load(settings.models_dir, champion, labels)
-            champion_metrics = evaluate(current.model, records, _policy(settings))
+            champion_metrics = evaluate(current.model, records, EscalationPolicy.of(settings))
         except registry.ArtefactError as exc:
             err.print(f"the champion is not usable, so there is nothing to compare with: {exc}")
     return lifecycle.compare(candidate, candidate_metrics, champion, champion_metrics)
