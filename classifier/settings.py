@@ -58,6 +58,45 @@ class Settings(BaseSettings):
         " only on SIGHUP.",
     )
 
+    require_keys: bool = Field(
+        False,
+        description="Require an API key on loopback too; on any other address keys are always"
+        " required.",
+    )
+    rate_limit: str = Field(
+        "50/second;2000/minute",
+        description="Requests allowed per API key (per client address without a key), in the"
+        " `limits` notation; several windows separated by ';'.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit counters live: memory:// counts per worker process,"
+        " redis://host:6379 shares them between workers and machines.",
+    )
+    max_batch_items: int = Field(500, description="Most complaints in one batch request.")
+    max_batch_body_bytes: int = Field(
+        16_777_216, description="Largest request body accepted by POST /v1/triage/batch."
+    )
+    mask_stored_text: bool = Field(
+        True,
+        description="Mask e-mail addresses, phone numbers, card numbers and IBANs in stored"
+        " triages and feedback; false keeps the original text (logs are always masked).",
+    )
+    retention_days: int = Field(
+        365, ge=1, description="`purge` deletes triages older than this many days."
+    )
+    log_format: str = Field(
+        "json",
+        pattern="^(json|text)$",
+        description="Server logs: json (one object per line) or text.",
+    )
+    log_level: str = Field("info", description="Server log level: debug, info, warning, error.")
+    database_busy_timeout: float = Field(
+        2.0,
+        description="Seconds a write waits for a locked SQLite database before the request"
+        " answers 503 with Retry-After.",
+    )
+
     database_url: str = Field(
         "sqlite:///var/complaint-triage.db",
         description="Where triages, feedback and handoffs are stored: a SQLite file (relative"
