@@ -194,12 +194,12 @@ class Store:
     ) -> StoredTriage:
         # Core inserts, not the ORM unit of work: this runs on every triage, and the ORM's
         # flush and read-back cost four times the inserts themselves.
-        triage_row = {
+        triage_row: dict[str, Any] = {
             "id": triage_id, "case_ref": case_ref, "created": created,
             "model_version": model_version, "text": text, "context": context, "result": result,
             "escalate": escalate, "needs_review": needs_review,
         }  # fmt: skip
-        handoff_rows = [
+        handoff_rows: list[dict[str, Any]] = [
             {"id": h.id, "triage_id": triage_id, "position": i, "department": h.department,
              "subject": h.subject, "body": h.body, "due": h.due, "status": "drafted"}
             for i, h in enumerate(handoffs)
