@@ -100,3 +100,15 @@ class FeedbackRow(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     triage: Mapped[TriageRow] = relationship(back_populates="feedback")
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    # sha256 of the secret part; the secret itself is shown once and never stored
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -85,7 +85,13 @@ def store(database_url: str) -> Iterator[Store]:
 def project_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings pointing at the repository's own data and templates, and a private database."""
     database = tmp_path_factory.mktemp("var") / "triage.db"
-    return Settings(root=PROJECT_ROOT, database_url=f"sqlite:///{database}", _env_file=None)  # type: ignore[call-arg]
+    # Tests call fast and often from one address: rate limits get tests of their own.
+    return Settings(  # type: ignore[call-arg]
+        root=PROJECT_ROOT,
+        database_url=f"sqlite:///{database}",
+        rate_limit="100000/second",
+        _env_file=None,
+    )
 
 
 @pytest.fixture(scope="session")

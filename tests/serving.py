@@ -63,6 +63,7 @@ def running_server(
     *,
     ready: bool = True,
     reload_interval: float = RELOAD_INTERVAL,
+    host: str = "127.0.0.1",
 ) -> Iterator[Server]:
     """`complaint-triage serve` on a free port, following the champion every
     `reload_interval` seconds (0: on SIGHUP only). Waits for /readyz 200 (or only /livez
@@ -71,7 +72,7 @@ def running_server(
     log = directory / f"server-{port}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [*cli(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*cli(), "serve", "--host", host, "--port", str(port)],
             env=environment(directory, models_dir, reload_interval),
             cwd=directory,
             stdout=output,

@@ -11,9 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from classifier import __version__
-from classifier.api import feedback, handoffs, health, models, triage
+from classifier.api import feedback, handoffs, health, keys, models, triage
+from classifier.api.auth import Gate, Throttle
 from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
 from classifier.catalogue import load_catalogue
+from classifier.keys import KeyRing
 from classifier.registry import LoadedModel
 from classifier.reloader import ChampionReloader
 from classifier.settings import Settings, get_settings
@@ -39,6 +41,11 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
         app.state.holder = holder
         app.state.store = store
         app.state.reloader = reloader
+        app.state.gate = Gate(
+            settings,
+            KeyRing(store.engine),
+            Throttle(settings.rate_limit, settings.rate_limit_storage),
+        )
         app.state.service = build_service(settings, holder, catalogue, store)
         following = None
         if model is None:  # a model handed in is served as it is; otherwise the champion
@@ -67,6 +74,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     app.include_router(feedback.router)
     app.include_router(handoffs.router)
     app.include_router(models.router)
+    app.include_router(keys.router)
     app.include_router(health.router)
     app.include_router(web_router)
     return app

@@ -1,19 +1,37 @@
-"""API keys and scopes: who is calling, and may they call this route.
+"""API keys and scopes: who is calling, may they call this route, and how often.
 
-Routes declare the scope they need with `Depends(require("triage"))`; the dependency
-answers 401 (no valid key) or 403 (the key lacks the scope) as problem+json.
+Routes declare the scope they need with `Depends(require("triage"))`. The dependency answers
+401 (no valid key), 403 (the key lacks the scope) or 429 (over the rate limit), all as
+problem+json. Keys are optional only while the service listens on loopback, so a quick start
+on a laptop needs none, and a server reachable from the network always asks for one.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Request
+from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from classifier.keys import SCOPES, KeyRing
+from classifier.settings import Settings
 
 Scope = Literal["triage", "feedback", "admin"]
-SCOPES: tuple[Scope, ...] = ("triage", "feedback", "admin")
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+# Declared on every guarded router, so the OpenAPI schema names these answers.
+GUARDED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid API key.", **_PROBLEM},
+    403: {"description": "The key lacks the scope.", **_PROBLEM},
+    429: {"description": "Over the rate limit; see Retry-After.", **_PROBLEM},
+}
 
 
 @dataclass(frozen=True)
@@ -25,14 +43,112 @@ class Caller:
     scopes: frozenset[str]
 
 
-ANONYMOUS = Caller(None, "anonymous", frozenset(SCOPES))
+class Unauthorized(Exception):
+    """No key, or a key that is not valid (unknown, malformed or revoked)."""
 
 
-def require(scope: Scope) -> Callable[[Request], Caller]:
-    """A dependency that lets a request through only with a key holding `scope`."""
+class Forbidden(Exception):
+    """A valid key without the scope the route needs."""
+
+
+class RateLimited(Exception):
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def keys_required(settings: Settings, request: Request) -> bool:
+    """Whether this request must carry a key. The configured bind address decides, and so
+    does the address the connection came in on: a server started by hand on 0.0.0.0 (not
+    through `serve`) still asks callers from other machines for a key."""
+    if settings.require_keys or not is_loopback(settings.host):
+        return True
+    server = request.scope.get("server")
+    local = str(server[0]) if server else ""
+    return _is_ip(local) and not is_loopback(local)
+
+
+def presented_key(request: Request) -> str | None:
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+class Throttle:
+    """Per-key request limits (per client address for anonymous loopback calls)."""
+
+    def __init__(self, rate_limit: str, storage_uri: str) -> None:
+        self.items = parse_many(rate_limit)
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def check(self, who: str) -> None:
+        for item in self.items:
+            if not self.limiter.hit(item, who):
+                reset = self.limiter.get_window_stats(item, who).reset_time
+                retry = max(1, math.ceil(reset - time.time()))
+                raise RateLimited(f"rate limit of {item} exceeded; retry in {retry} s", retry)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What `require` needs at request time, kept on `app.state.gate`."""
+
+    settings: Settings
+    keys: KeyRing
+    throttle: Throttle
+
+    def admit(self, request: Request, scope: Scope | None) -> Caller:
+        presented = presented_key(request)
+        if presented is None:
+            if keys_required(self.settings, request):
+                raise Unauthorized(
+                    "an API key is required: send `Authorization: Bearer <key>` (create one"
+                    " with `complaint-triage keys create --name NAME --scopes SCOPES`)"
+                )
+            client = request.client.host if request.client else "unknown"
+            caller = Caller(None, "anonymous", frozenset(SCOPES))
+            self.throttle.check(f"addr:{client}")
+            return caller
+        key = self.keys.verify(presented)
+        if key is None:
+            raise Unauthorized("the API key is not valid: unknown, malformed or revoked")
+        if scope is not None and scope not in key.scopes:
+            raise Forbidden(
+                f"the key {key.id!r} ({key.name}) lacks the {scope!r} scope; it has"
+                f" {', '.join(key.scopes)}"
+            )
+        self.throttle.check(f"key:{key.id}")
+        return Caller(key.id, key.name, frozenset(key.scopes))
+
+
+def require(scope: Scope | None) -> Callable[[Request], Caller]:
+    """A dependency admitting a request with a key holding `scope` (None: any valid key)."""
 
     def check(request: Request) -> Caller:
-        # Not enforced yet: keys land in the next commit.
-        return ANONYMOUS
+        gate: Gate = request.app.state.gate
+        caller = gate.admit(request, scope)
+        request.state.caller = caller
+        return caller
 
     return check

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from classifier.api.auth import Forbidden, RateLimited, Unauthorized
 from classifier.api.deps import not_ready_reason
 from classifier.store import IdempotencyConflict, NotFound
 from classifier.triage import ModelNotReady
@@ -20,18 +21,28 @@ log = logging.getLogger(__name__)
 
 _TITLES = {
     400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
 
 
-def problem(status: int, detail: str, *, instance: str | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
@@ -41,7 +52,8 @@ def problem(status: int, detail: str, *, instance: str | None = None, **extra: A
     if instance:
         body["instance"] = instance
     body.update(extra)
-    headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 503:
+        headers = {"Retry-After": "5", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -81,6 +93,21 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
     return problem(409, str(exc), instance=request.url.path)
 
 
+async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
+    return problem(401, str(exc), instance=request.url.path, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return problem(403, str(exc), instance=request.url.path)
+
+
+async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    return problem(
+        429, str(exc), instance=request.url.path, headers={"Retry-After": str(exc.retry_after)}
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
     return problem(
@@ -94,6 +121,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ModelNotReady, _not_ready)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(IdempotencyConflict, _conflict)
+    app.add_exception_handler(Unauthorized, _unauthorized)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 
+from classifier.api.auth import GUARDED, require
 from classifier.api.deps import StoreDep
 from classifier.api.schemas import FeedbackIn, FeedbackOut
 
-router = APIRouter(prefix="/v1", tags=["feedback"])
+router = APIRouter(
+    prefix="/v1", tags=["feedback"], dependencies=[Depends(require("feedback"))], responses=GUARDED
+)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
+from classifier.api.auth import GUARDED, require
 from classifier.api.deps import StoreDep
 from classifier.api.schemas import AckIn, HandoffState, SentIn
 
-router = APIRouter(prefix="/v1/handoffs", tags=["handoffs"])
+router = APIRouter(
+    prefix="/v1/handoffs",
+    tags=["handoffs"],
+    dependencies=[Depends(require("feedback"))],
+    responses=GUARDED,
+)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from classifier.api.auth import GUARDED, require
 from classifier.api.deps import HolderDep
 from classifier.api.schemas import ModelInfo, RefusedModel
 from classifier.reloader import ChampionReloader
 from classifier.triage import ModelNotReady
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(
+    prefix="/v1", tags=["models"], dependencies=[Depends(require(None))], responses=GUARDED
+)
 
 
 @router.get("/model", response_model=ModelInfo)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
+from classifier.api.auth import GUARDED, require
 from classifier.api.deps import ServiceDep, StoreDep
 from classifier.api.schemas import StoredTriageOut, TriageRequest, TriageResponse
 
-router = APIRouter(prefix="/v1", tags=["triage"])
+router = APIRouter(
+    prefix="/v1", tags=["triage"], dependencies=[Depends(require("triage"))], responses=GUARDED
+)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from classifier.catalogue import load_catalogue
 from classifier.cli.console import err, fail
 from classifier.cli.data import data_app, import_records
 from classifier.cli.feedback import feedback_app
+from classifier.cli.keys import keys_app
 from classifier.cli.models import models_app, promote, retrain, rollback
 from classifier.cli.training import settings_for, test_summary, train_version, usable_champion
 from classifier.data import DatasetError, iter_jsonl, load_records
@@ -51,10 +53,15 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    host = host or settings.host
+    # The workers read their settings from the environment: they must know the address they
+    # are bound to, because anything but loopback makes API keys compulsory.
+    os.environ["CT_HOST"] = host
+    get_settings.cache_clear()
     uvicorn.run(
         "classifier.api.app:create_app",
         factory=True,
-        host=host or settings.host,
+        host=host,
         port=port or settings.port,
         workers=workers,
     )
@@ -225,6 +232,7 @@ def predict(
 app.add_typer(data_app, name="data")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 app.command()(promote)
 app.command()(rollback)
 app.command()(retrain)
