@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from classifier import registry
 from classifier.api.app import create_app
+from classifier.api.auth import RateLimited, Throttle
 from classifier.cli import app as cli_app
 from classifier.keys import KeyRing
 from classifier.settings import Settings, get_settings
@@ -172,3 +174,21 @@ def test_a_server_bound_beyond_loopback_asks_for_a_key(
         answered = httpx.post(server.base + "/v1/triage", json=COMPLAINT, headers=_bearer(key),
                               timeout=10)  # fmt: skip
         assert answered.status_code == 200 and answered.json()["departments"]
+
+
+def test_redis_storage_shares_the_counters_between_workers() -> None:
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis answers at 127.0.0.1:6379")
+    # Two Throttles stand for two worker processes sharing one Redis.
+    first = Throttle("3/minute", "redis://127.0.0.1:6379")
+    second = Throttle("3/minute", "redis://127.0.0.1:6379")
+    who = f"key:test-{uuid.uuid4().hex}"
+    first.check(who)
+    second.check(who)
+    first.check(who)
+    with pytest.raises(RateLimited) as refused:
+        second.check(who)
+    assert 1 <= refused.value.retry_after <= 60
