@@ -21,6 +21,7 @@ from classifier.reloader import ChampionReloader
 from classifier.settings import Settings, get_settings
 from classifier.store import Store
 from classifier.triage import ModelHolder, build_service
+from classifier.web import access as web_access
 from classifier.web import router as web_router
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     install_error_handlers(app)
+    web_access.install(app)
     app.include_router(triage.router)
     app.include_router(feedback.router)
     app.include_router(handoffs.router)

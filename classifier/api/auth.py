@@ -118,8 +118,7 @@ class Gate:
     keys: KeyRing
     throttle: Throttle
 
-    def admit(self, request: Request, scope: Scope | None) -> Caller:
-        presented = presented_key(request)
+    def admit(self, request: Request, scope: Scope | None, presented: str | None) -> Caller:
         if presented is None:
             if keys_required(self.settings, request):
                 raise Unauthorized(
@@ -147,7 +146,7 @@ def require(scope: Scope | None) -> Callable[[Request], Caller]:
 
     def check(request: Request) -> Caller:
         gate: Gate = request.app.state.gate
-        caller = gate.admit(request, scope)
+        caller = gate.admit(request, scope, presented_key(request))
         request.state.caller = caller
         return caller
 
