@@ -38,9 +38,10 @@ test: install browser-deps
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check classifier tests bench
-	$(BIN)/ruff format --check classifier tests bench
+	$(BIN)/ruff check classifier tests bench examples
+	$(BIN)/ruff format --check classifier tests bench examples
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/crm_client.py
 
 # Speed and quality figures, each against a baseline measured in the same run.
 bench: model

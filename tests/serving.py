@@ -64,6 +64,7 @@ def running_server(
     ready: bool = True,
     reload_interval: float = RELOAD_INTERVAL,
     host: str = "127.0.0.1",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """`complaint-triage serve` on a free port, following the champion every
     `reload_interval` seconds (0: on SIGHUP only). Waits for /readyz 200 (or only /livez
@@ -73,7 +74,7 @@ def running_server(
     with log.open("w") as output:
         process = subprocess.Popen(
             [*cli(), "serve", "--host", host, "--port", str(port)],
-            env=environment(directory, models_dir, reload_interval),
+            env={**environment(directory, models_dir, reload_interval), **(extra_env or {})},
             cwd=directory,
             stdout=output,
             stderr=subprocess.STDOUT,
