@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from classifier import __version__
-from classifier.api import feedback, handoffs, health, models, triage
+from classifier.api import cases, feedback, handoffs, health, models, triage
 from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
 from classifier.catalogue import load_catalogue
 from classifier.registry import LoadedModel
@@ -68,5 +68,6 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     app.include_router(handoffs.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(cases.router)
     app.include_router(web_router)
     return app

@@ -266,3 +266,12 @@ class StoredTriageOut(BaseModel):
             handoffs=[HandoffState.of(h, now) for h in stored.handoffs],
             feedback=[FeedbackOut.of(f) for f in stored.feedback],
         )
+
+
+class ErasureOut(BaseModel):
+    case_ref: str
+    dry_run: bool = Field(description="True: nothing was removed, the counts say what would be.")
+    triages: int = Field(description="Triages removed, with their handoffs and feedback.")
+    handoffs: int
+    feedback: int = Field(description="Corrections removed, edited drafts included.")
+    triage_ids: list[str]
