@@ -88,6 +88,10 @@ def _remove(
     total = Removal()
     while True:
         with store.engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                # Zero the deleted rows' bytes in the file instead of leaving them in free
+                # pages (the default of some SQLite builds only).
+                connection.exec_driver_sql("PRAGMA secure_delete=ON")
             ids = _batch(connection, where, batch)
             if not ids:
                 return total

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,3 +169,25 @@ def test_the_database_itself_cascades_a_deleted_triage_to_its_children(store: St
         connection.execute(text("DELETE FROM triages WHERE id = :id"), {"id": doomed.id})
     assert rows(store) == {"triages": 1, "handoffs": 2, "feedback": 1}
     assert store.triage(kept.id).feedback
+
+
+def test_an_erased_case_leaves_no_bytes_in_the_sqlite_file(tmp_path: Path) -> None:
+    """Deleted rows' bytes are zeroed, not left in free pages, whatever the build's default."""
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    @event.listens_for(store.engine, "connect")
+    def _insecure(connection: Any, _record: Any) -> None:
+        connection.execute("PRAGMA secure_delete=OFF")
+
+    store.engine.dispose()
+    try:
+        for n in range(20):
+            seed(store, case_ref=f"KEEP-{n}")
+        seed(store, case_ref="SECRET-4711", corrections=2)
+        assert erase_case(store, "SECRET-4711").triages == 1
+        with store.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
+    stored = b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.name.startswith("db."))
+    assert stored.count(b"KEEP-1") and not stored.count(b"SECRET-4711")
