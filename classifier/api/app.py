@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from classifier import __version__
 from classifier.api import cases, feedback, handoffs, health, models, triage
-from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
+from classifier.api.errors import BodyLimitMiddleware, NulRefusalMiddleware, install_error_handlers
+from classifier.api.openapi import document_problems
 from classifier.catalogue import load_catalogue
 from classifier.registry import LoadedModel
 from classifier.reloader import ChampionReloader
@@ -62,7 +63,9 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(NulRefusalMiddleware)
     install_error_handlers(app)
+    document_problems(app)
     app.include_router(triage.router)
     app.include_router(feedback.router)
     app.include_router(handoffs.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from classifier.api.auth import require
 from classifier.api.deps import StoreDep
@@ -13,16 +14,24 @@ from classifier.retention import erase_case
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
+
+class CaseRefConvertor(PathConvertor):
+    """Any characters: a case reference may hold a slash (CRM/2026/17, sent as is or as %2F;
+    both arrive decoded) and even a line break, which Starlette's `path` does not match."""
+
+    regex = r"[\s\S]+"
+
+
+register_url_convertor("case_ref", CaseRefConvertor())
+
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 @router.delete(
-    # `:path`: a case reference may hold a slash (CRM/2026/17), which a client sends as is
-    # or as %2F (both arrive decoded).
-    "/cases/{case_ref:path}",
+    "/cases/{case_ref:case_ref}",
     response_model=ErasureOut,
     dependencies=[Depends(require("admin"))],
-    responses={422: _PROBLEM, 503: _PROBLEM},
+    responses={422: _PROBLEM},
 )
 def erase(
     case_ref: Annotated[str, Path(min_length=1, max_length=64)],
