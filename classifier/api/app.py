@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from classifier import __version__
-from classifier.api import feedback, handoffs, health, keys, models, triage
+from classifier.api import cases, feedback, handoffs, health, keys, models, triage
 from classifier.api.auth import Gate, Throttle
-from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
+from classifier.api.errors import BodyLimitMiddleware, NulRefusalMiddleware, install_error_handlers
+from classifier.api.openapi import document_problems
 from classifier.catalogue import load_catalogue
 from classifier.keys import KeyRing
 from classifier.registry import LoadedModel
@@ -70,13 +71,16 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(NulRefusalMiddleware)
     install_error_handlers(app)
     web_access.install(app)
+    document_problems(app)
     app.include_router(triage.router)
     app.include_router(feedback.router)
     app.include_router(handoffs.router)
     app.include_router(models.router)
     app.include_router(keys.router)
     app.include_router(health.router)
+    app.include_router(cases.router)
     app.include_router(web_router)
     return app

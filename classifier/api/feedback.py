@@ -22,7 +22,8 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     "/feedback",
     response_model=FeedbackOut,
     status_code=201,
-    responses={200: {"description": "The same key and body came before: the first result."},
+    responses={200: {"model": FeedbackOut,
+                     "description": "The same key and body came before: the first result."},
                404: _PROBLEM, 409: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM},
 )  # fmt: skip
 def feedback(

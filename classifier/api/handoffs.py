@@ -52,7 +52,8 @@ def mark_sent(handoff_id: str, body: SentIn, store: StoreDep) -> HandoffState:
 @router.post(
     "/{handoff_id}/ack",
     response_model=HandoffState,
-    responses={200: {"description": "Acknowledged before: the first acknowledgement."},
+    responses={200: {"model": HandoffState,
+                     "description": "Acknowledged before: the first acknowledgement."},
                404: _PROBLEM, 422: _PROBLEM},
     status_code=201,
 )  # fmt: skip

@@ -18,6 +18,7 @@ from classifier.cli.data import data_app, import_records
 from classifier.cli.feedback import feedback_app
 from classifier.cli.keys import keys_app
 from classifier.cli.models import models_app, promote, retrain, rollback
+from classifier.cli.retention import erase_command, purge_command
 from classifier.cli.training import settings_for, test_summary, train_version, usable_champion
 from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
@@ -237,3 +238,5 @@ app.command()(promote)
 app.command()(rollback)
 app.command()(retrain)
 app.command("import")(import_records)
+app.command("purge")(purge_command)
+app.command("erase")(erase_command)
