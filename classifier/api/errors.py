@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from classifier.api.deps import not_ready_reason
-from classifier.store import IdempotencyConflict, NotFound
+from classifier.store import DatabaseBusy, IdempotencyConflict, NotFound
 from classifier.triage import ModelNotReady
 
 PROBLEM_JSON = "application/problem+json"
@@ -81,6 +81,16 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
     return problem(409, str(exc), instance=request.url.path)
 
 
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database busy on %s: %s", request.url.path, getattr(exc, "orig", exc))
+    return problem(
+        503,
+        "the database is busy (another writer holds its lock); nothing was stored, "
+        "send the same request again after Retry-After seconds",
+        instance=request.url.path,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
     return problem(
@@ -94,6 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ModelNotReady, _not_ready)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(IdempotencyConflict, _conflict)
+    app.add_exception_handler(DatabaseBusy, _busy)
     app.add_exception_handler(Exception, _unexpected)
 
 
