@@ -63,6 +63,10 @@ def test_sqlite_busy_timeout_comes_from_the_setting(api: TestClient) -> None:
     store: Store = api.app.state.store  # type: ignore[attr-defined]
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 300
+        # NORMAL in WAL: a commit survives the process being killed (the kill test shows it),
+        # not a power loss; see the README.
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 1
 
 
 def test_triage_answers_while_locked_and_says_it_was_not_stored(
