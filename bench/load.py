@@ -322,6 +322,9 @@ def main() -> None:
         f"s of warm-up; load generator: {client}; {cores} cores shared by the servers and "
         f"the load generator; {len(payloads)} complaints in rotation"
     )
+    if client == "asyncio":
+        print("(the asyncio client saturates long before the bare endpoint does: its ratio")
+        print(" understates the bare server; install wrk for comparable figures)")
     print()
     print(f"{'server':<24}{'workers':>8}{'connections':>13}{'req/s':>9}{'p50 ms':>9}"
           f"{'p99 ms':>9}{'errors':>8}{'not stored':>12}{'server CPU ms/req':>19}")  # fmt: skip
