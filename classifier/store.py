@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exists, insert, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from classifier.casework import (
@@ -31,6 +32,7 @@ from classifier.tables import FeedbackRow, HandoffRow, TriageRow
 # Callers import the data they exchange with the store from here too.
 __all__ = [
     "Correction",
+    "DatabaseBusy",
     "Feedback",
     "Handoff",
     "IdempotencyConflict",
@@ -54,6 +56,28 @@ class NotFound(LookupError):
 
 class IdempotencyConflict(ValueError):
     """The idempotency key was used before with a different body."""
+
+
+class DatabaseBusy(OperationalError):
+    """Another writer held the lock: SQLite still locked after the busy timeout, or a
+    PostgreSQL lock timeout, serialization failure or deadlock. The same request can succeed
+    a moment later. Still an OperationalError, so code catching SQLAlchemy's errors catches it."""
+
+
+# SQLite's primary result code SQLITE_BUSY; PostgreSQL's lock_not_available,
+# serialization_failure and deadlock_detected.
+_SQLITE_BUSY = 5
+_POSTGRES_BUSY = frozenset({"55P03", "40001", "40P01"})
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a driver's error means the database was busy rather than the request wrong."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_BUSY
+    if getattr(error, "sqlstate", None) in _POSTGRES_BUSY:
+        return True
+    return "database is locked" in str(error)
 
 
 def _handoff(row: HandoffRow, case_ref: str) -> Handoff:
@@ -88,15 +112,27 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and enforced foreign keys."""
+def _raise_busy(context: ExceptionContext) -> None:
+    """Turn a busy database's error into DatabaseBusy, for ORM and Core statements alike."""
+    if is_busy(context.original_exception):
+        raise DatabaseBusy(
+            context.statement, context.parameters, context.original_exception
+        ) from context.original_exception
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 2000) -> Engine:
+    """An engine for `url`; SQLite files get WAL, a busy timeout and enforced foreign keys.
+    Every engine raises DatabaseBusy when a write finds the database locked."""
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "handle_error", _raise_busy)
+        return engine
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+    event.listen(engine, "handle_error", _raise_busy)
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
@@ -132,9 +168,10 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Connect to `url` and bring its schema up to date."""
-        store = cls(make_engine(url))
+    def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 2.0) -> Store:
+        """Connect to `url` and bring its schema up to date. A SQLite write waits up to
+        `busy_timeout` seconds for another writer's lock, then raises DatabaseBusy."""
+        store = cls(make_engine(url, busy_timeout_ms=round(busy_timeout * 1000)))
         if migrate:
             store.migrate()
         return store

@@ -5,6 +5,8 @@ The API, the web page, the CLI and batch jobs call this, never the model directl
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,10 +23,11 @@ from classifier.model import FeatureRow
 from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.registry import LoadedModel
 from classifier.settings import Settings
-from classifier.store import NewHandoff, Store
+from classifier.store import DatabaseBusy, NewHandoff, Store
 from classifier.working_hours import WorkingHours
 
 ESCALATE = "escalate"
+log = logging.getLogger(__name__)
 
 
 class ModelNotReady(RuntimeError):
@@ -79,6 +82,9 @@ class TriageResult:
     customer_message: Draft
     reply_by: datetime
     handoff_ids: tuple[str, ...] = ()  # one per handoff: how the store and the API name it
+    # False when the database stayed locked: the triage is returned all the same, but its
+    # id names no stored record (no feedback, handoff confirmation or lookup by id).
+    stored: bool = True
 
 
 class TriageService:
@@ -243,7 +249,13 @@ class TriageService:
             handoff_ids=tuple(str(uuid.uuid4()) for _ in handoffs),
         )
         if self.store is not None:
-            self._save(result, text, context)
+            try:
+                self._save(result, text, context)
+            except DatabaseBusy as exc:
+                # A locked database must not stop complaints being triaged: the caller gets
+                # the result all the same, marked as not stored.
+                log.warning("triage %s not stored: database busy: %s", triage_id, exc.orig)
+                result = dataclasses.replace(result, stored=False)
         return result
 
     def names(self) -> dict[str, str]:

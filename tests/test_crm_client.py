@@ -45,7 +45,7 @@ def test_client_triages_retries_429_and_sends_feedback_once(
     crm = _client_module()
     models_dir, version = models_dir_with_champion
     limits = {"CT_REQUIRE_KEYS": "true", "CT_RATE_LIMIT": "1/second"}
-    with running_server(tmp_path, models_dir, extra_env=limits) as server:
+    with running_server(tmp_path, models_dir, env=limits) as server:
         waits: list[float] = []
 
         def wait(seconds: float) -> None:

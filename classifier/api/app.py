@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalogue = load_catalogue(settings.catalogue)
         holder = ModelHolder(model)
-        store = Store.open(settings.database_url)
+        store = Store.open(settings.database_url, busy_timeout=settings.database_busy_timeout)
         reloader = ChampionReloader(settings.models_dir, catalogue.ids, holder)
         app.state.settings = settings
         app.state.holder = holder

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from classifier.api.auth import Forbidden, RateLimited, Unauthorized
 from classifier.api.deps import not_ready_reason
-from classifier.store import IdempotencyConflict, NotFound
+from classifier.store import DatabaseBusy, IdempotencyConflict, NotFound
 from classifier.triage import ModelNotReady
 
 PROBLEM_JSON = "application/problem+json"
@@ -144,6 +144,16 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database busy on %s: %s", request.url.path, getattr(exc, "orig", exc))
+    return problem(
+        503,
+        "the database is busy (another writer holds its lock); nothing was stored, "
+        "send the same request again after Retry-After seconds",
+        instance=request.url.path,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
     return problem(
@@ -160,6 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Unauthorized, _unauthorized)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(DatabaseBusy, _busy)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -111,6 +111,13 @@ class TriageResponse(BaseModel):
     summary: str
     handoffs: list[HandoffOut]
     customer_message: MessageOut
+    stored: bool = Field(
+        True,
+        description="False when the database stayed locked past the busy timeout: the triage "
+        "is valid but was not stored, so its triage_id and handoff ids cannot be used for "
+        "feedback, acknowledgements or GET /v1/triages/{id}; triage the complaint again to "
+        "store it.",
+    )
 
     @classmethod
     def from_result(cls, result: TriageResult, names: dict[str, str]) -> TriageResponse:

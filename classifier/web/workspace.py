@@ -65,5 +65,9 @@ def triage(
     except ModelNotReady as exc:
         reason = not_ready_reason(request) or str(exc)
         return _page(request, form, errors=[f"No model is ready: {reason}"], status_code=503)
+    if not result.stored:
+        # The page shows stored triages only, and this one could not be stored.
+        busy = "The database is busy, so the triage could not be saved. Send it again shortly."
+        return _page(request, form, errors=[busy], status_code=503)
     view = TriageView.of(store.triage(result.triage_id), service.names(), datetime.now(UTC))
     return _page(request, form, view=view)
