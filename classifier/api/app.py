@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from classifier import __version__
 from classifier.api import feedback, handoffs, health, models, triage
 from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
+from classifier.api.request_id import RequestIdApp
 from classifier.catalogue import load_catalogue
 from classifier.registry import LoadedModel
 from classifier.reloader import ChampionReloader
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
                 await following
         store.close()
 
-    app = FastAPI(
+    app = RequestIdApp(  # FastAPI with X-Request-ID and the access line outermost
         title="complaint-triage",
         version=__version__,
         summary="Departments, escalation and drafted handoffs for customer complaints.",

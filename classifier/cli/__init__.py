@@ -50,6 +50,8 @@ def serve(
     """Serve the HTTP API and the web page (http://127.0.0.1:8000 by default)."""
     import uvicorn
 
+    from classifier.logs import log_config
+
     settings = get_settings()
     uvicorn.run(
         "classifier.api.app:create_app",
@@ -57,6 +59,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        log_config=log_config(settings),  # every worker logs through it
+        access_log=False,  # the request-id middleware writes the access line
     )
 
 
