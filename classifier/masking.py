@@ -178,8 +178,12 @@ class StoredMasking:
         masked_text = apply(text, found)
         copies = _Copies([(f.kind, text[f.start : f.end]) for f in found])
 
+        done: dict[str, str] = {}  # the drafts are in the document and in the handoffs
+
         def derived(value: str) -> str:
-            return copies.mask(self.redactor.mask(value))
+            if value not in done:
+                done[value] = copies.mask(self.redactor.mask(value))
+            return done[value]
 
         masked_document = _map_document(document, derived)
         _requote(document, masked_document, text, masked_text)

@@ -52,24 +52,20 @@ _US_SHAPE = re.compile(r"\(?[2-9]\d{2}\)?[ .-]?\d{3}[ .-]\d{4}")
 _MOBILE_3_3_3 = re.compile(r"[67]\d{2}([ .-])\d{3}\1\d{3}")  # Spanish mobiles: 612 345 678
 
 # The nearest of these words before a number decides what it is.
-_PHONE_WORDS = (
-    r"tel|telephone|phone|phoned|ph|mobile|mob|cell|cellphone|call|called|calling|ring|rang"
-    r"|text|sms|whatsapp|fax|landline|reach me|contact me|number is"
+_PHONE_WORDS = frozenset(
+    "tel telephone phone phoned ph mobile mob cell cellphone call called calling ring rang"
+    " text sms whatsapp fax landline t: m: f: reach_me contact_me number_is".split()
 )
-_CARD_WORDS = r"card|visa|mastercard|amex|maestro|debit|credit|pan"
-_OTHER_WORDS = (
-    r"order|orders|account|acct|a/c|ref|reference|policy|invoice|agreement|booking|ticket|case"
-    r"|claim|tracking|track|serial|model|member|membership|contract|meter|mpan|mprn"
-    r"|registration|reg|charity|company|vat|imei|iccid|sort code|parcel|consignment|shipment"
-    r"|item|sku|part|product|receipt|transaction|loan|mortgage"
+_CARD_WORDS = frozenset("card visa mastercard amex maestro debit credit pan".split())
+_OTHER_WORDS = frozenset(
+    "order orders account acct a/c ref reference policy invoice agreement booking ticket case"
+    " claim tracking track serial model member membership contract meter mpan mprn"
+    " registration reg charity company vat imei iccid sort_code parcel consignment shipment"
+    " item sku part product receipt transaction loan mortgage".split()
 )
-_PHONE_CUES = re.compile(
-    rf"\b(?:(?P<yes>{_PHONE_WORDS})|(?P<no>{_OTHER_WORDS}|{_CARD_WORDS}))\b|\b(?P<sig>[tmf]):",
-    re.IGNORECASE,
-)
-_CARD_CUES = re.compile(
-    rf"\b(?:(?P<yes>{_CARD_WORDS})|(?P<no>{_OTHER_WORDS}|{_PHONE_WORDS}))\b", re.IGNORECASE
-)
+_NOT_PHONE = _OTHER_WORDS | _CARD_WORDS
+_NOT_CARD = _OTHER_WORDS | _PHONE_WORDS
+_WORD = re.compile(r"[a-z/]+:?")
 _CUE_WINDOW = 40
 
 # IBAN length per country (the SWIFT IBAN registry); other countries: any length 15-34.
@@ -122,14 +118,23 @@ def iban_valid(compact: str) -> bool:
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
 
-def _cue(text: str, start: int, cues: re.Pattern[str]) -> str | None:
+def _cue(text: str, start: int, yes: frozenset[str], no: frozenset[str]) -> str | None:
     """'yes', 'no' or None: the kind of the nearest cue word in the few words before, on the
     same line (a signature's number is not the "Account" on the line above)."""
     line = text.rfind("\n", 0, start) + 1
-    found = list(cues.finditer(text, max(line, start - _CUE_WINDOW), start))
-    if not found:
-        return None
-    return "no" if found[-1].group("no") else "yes"
+    low = max(line, start - _CUE_WINDOW)
+    words = _WORD.findall(text[low:start].lower())
+    if low > line and text[low - 1].isalpha() and text[low].isalpha():
+        words = words[1:]  # the window starts inside a word ("engineering" is no "ring")
+    for i in range(len(words) - 1, -1, -1):
+        word = words[i]
+        pair = f"{words[i - 1].rstrip(':')}_{word.rstrip(':')}" if i else ""
+        for candidate in (pair, word, word.rstrip(":")):
+            if candidate in yes:
+                return "yes"
+            if candidate in no:
+                return "no"
+    return None
 
 
 def _group_ends(text: str, start: int, end: int) -> list[int]:
@@ -160,7 +165,7 @@ def _card_at(text: str, start: int, end: int) -> int | None:
             continue
         if len(digits) == 15 and digits[:2] not in ("34", "37"):
             continue  # 15 digits are American Express or an IMEI (phone serial), not a card
-        if _cue(text, start, _CARD_CUES) == "no":
+        if _cue(text, start, _CARD_WORDS, _NOT_CARD) == "no":
             return None
         return stop
     return None
@@ -169,6 +174,8 @@ def _card_at(text: str, start: int, end: int) -> int | None:
 def _is_phone(text: str, start: int, end: int) -> bool:
     candidate = text[start:end]
     digits = sum(c.isdigit() for c in candidate)
+    if not 7 <= digits <= 17:
+        return False
     if candidate[0] == "+" or candidate.startswith("(+"):
         return 8 <= digits <= 15
     if candidate.count("/") > 1:
@@ -176,16 +183,16 @@ def _is_phone(text: str, start: int, end: int) -> bool:
     date = _DATE.match(candidate)
     if date and (date.end() == len(candidate) or candidate[date.end()] in _SPACE):
         return False  # a date, perhaps followed by a time or a count
-    cue = _cue(text, start, _PHONE_CUES)
-    if cue == "no":
-        return False
     if candidate.startswith("00"):
-        return 10 <= digits <= 17  # 00 and then an international number
-    if candidate.lstrip("(").startswith("0"):
-        return 9 <= digits <= 12  # a national number with its trunk 0
-    if cue == "yes":
-        return 7 <= digits <= 12
-    return bool(_US_SHAPE.fullmatch(candidate) or _MOBILE_3_3_3.fullmatch(candidate))
+        shaped = 10 <= digits <= 17  # 00 and then an international number
+    elif candidate.lstrip("(").startswith("0"):
+        shaped = 9 <= digits <= 12  # a national number with its trunk 0
+    else:
+        shaped = bool(_US_SHAPE.fullmatch(candidate) or _MOBILE_3_3_3.fullmatch(candidate))
+    if not shaped and digits > 12:
+        return False
+    cue = _cue(text, start, _PHONE_WORDS, _NOT_PHONE)
+    return cue != "no" and (shaped or cue == "yes")
 
 
 def _overlaps(found: list[Found], start: int, end: int) -> bool:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +103,7 @@ NEGATIVES = [
     "Version 2.13.4 build 20240312 on 192.168.100.200",
     "rated 5 stars, 3 times, in 2021-2023",
     "Reservation TRV-88301452 for 2 nights",
+    "a Mechanical Engineering student at Kinloch (student number 2211740)",  # no "ring"
     "Call us on 0800 for nothing",
     "{{7*7}} and <b>bold</b>",
     "",
@@ -189,3 +194,20 @@ def test_the_training_texts_hold_only_phones_and_e_mails_and_no_false_cards() ->
                 counts[f.kind] += 1
     assert counts["card"] == 0 and counts["iban"] == 0
     assert 80 <= counts["phone"] <= 110 and 40 <= counts["email"] <= 60
+
+
+@pytest.mark.slow
+def test_the_privacy_cost_benchmark_prints_every_cost_against_the_request_budget(
+    models_dir_with_champion: tuple[Path, str],
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "privacy_cost.py"), "--requests", "300",
+         "--rounds", "2", "--models-dir", str(models_dir_with_champion[0])],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    rows = result.stdout.splitlines()
+    for what in ("mask(), the 20 longest", "without personal data", "with personal data",
+                 "request id made", "request id echoed"):  # fmt: skip
+        (row,) = [r for r in rows if what in r]
+        assert re.search(r"\s-?\d+\.\d\s+-?\d+\.\d%$", row), row
+    assert "budget: 2,857 µs" in rows[-1]
