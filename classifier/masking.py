@@ -3,10 +3,10 @@ handoff edits with personal data masked (`classifier.redact`).
 
 Masks keep the length of what they replace, so the stored quotes' `start`/`end` offsets
 still point at the same words of the stored text. The drafts and the summary copy pieces of
-the complaint, sometimes cut ("…") or split (a phone number's digit groups listed as
-references), so besides masking every string, the digit groups of each number found in the
-complaint are masked wherever they appear on their own, and so is the start of a value cut
-off by an ellipsis.
+the complaint, sometimes cut ("…") or in pieces (an evidence term that is one digit group of a
+phone number), so besides masking every string, the start of a value cut off by an ellipsis
+is masked, and so is an evidence term made of a number's digit groups, in the evidence lists
+and where the drafts quote it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from classifier.redact import Found, Kind, Redactor, apply, find, map_strings, n
 _IDENTIFIERS = frozenset(
     {"triage_id", "id", "case_ref", "model_version", "created", "due", "reply_by", "department"}
 )
-_PIECE = re.compile(r"[A-Za-z0-9]{4,}")
+_PIECE = re.compile(r"[A-Za-z0-9]{2,}")
 _ELLIPSIS = "…"
 
 
@@ -55,35 +55,39 @@ def own_values(catalogue: Catalogue, templates_dir: Path) -> set[str]:
 
 
 class _Copies:
-    """Masks pieces of the complaint's personal data in strings derived from it."""
+    """Pieces of the complaint's personal data in strings derived from it: a value cut off
+    by "…", and an evidence term that is a digit group of a number (the evidence lists and
+    the drafts quote terms on their own, where no whole number is left to recognise)."""
 
-    def __init__(self, values: Sequence[tuple[Kind, str]]) -> None:
+    def __init__(self, values: Sequence[tuple[Kind, str]], terms: Iterable[str]) -> None:
         self.values = values
-        pieces = sorted(
-            {
-                piece
-                for kind, value in values
-                if kind != "email"  # an address's pieces are names and common words
-                for piece in _PIECE.findall(value)
-                if any(c.isdigit() for c in piece)
-            },
-            key=len,
-            reverse=True,
-        )
-        self.pieces = (
-            re.compile(
-                r"(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, pieces)) + r")(?![A-Za-z0-9])",
-                re.IGNORECASE,
-            )
-            if pieces
-            else None
+        pieces = {
+            piece.lower()
+            for kind, value in values
+            if kind != "email"  # an address's pieces are names and common words
+            for piece in _PIECE.findall(value)
+            if any(c.isdigit() for c in piece)
+        }
+
+        def hide(match: re.Match[str]) -> str:
+            word = match.group()
+            return "*" * len(word) if word.lower() in pieces else word
+
+        masked = {term: _PIECE.sub(hide, term) for term in terms}
+        self.terms = {term: m for term, m in masked.items() if m != term}
+        alternatives = "|".join(map(re.escape, sorted(self.terms, key=len, reverse=True)))
+        # in the drafts a term is printed in quotation marks: “07700”
+        self.quoted = (
+            re.compile(rf"(?<=[“\"'‘])({alternatives})(?=[”\"'’])") if self.terms else None
         )
 
     def mask(self, text: str) -> str:
-        if _ELLIPSIS in text:  # first: a cut-off value is seen whole before its pieces go
+        if text in self.terms:
+            return self.terms[text]
+        if _ELLIPSIS in text:
             text = self._cut_off(text)
-        if self.pieces is not None:
-            text = self.pieces.sub(lambda m: "*" * len(m.group()), text)
+        if self.quoted is not None:
+            text = self.quoted.sub(lambda m: self.terms[m.group(1)], text)
         return text
 
     def _cut_off(self, text: str) -> str:
@@ -104,6 +108,11 @@ class _Copies:
                         break
             at = text.find(_ELLIPSIS, at + 1)
         return apply(text, _disjoint(found))
+
+
+def _evidence_terms(document: dict[str, Any]) -> list[str]:
+    terms = [t for d in document.get("departments", []) for t in d.get("evidence", [])]
+    return terms + list(document.get("escalation", {}).get("evidence", []))
 
 
 def _starts_word(text: str, index: int) -> bool:
@@ -176,7 +185,9 @@ class StoredMasking:
             # templates' own words.
             return MaskedTriage(text, context, document, list(handoffs))
         masked_text = apply(text, found)
-        copies = _Copies([(f.kind, text[f.start : f.end]) for f in found])
+        copies = _Copies(
+            [(f.kind, text[f.start : f.end]) for f in found], _evidence_terms(document)
+        )
 
         done: dict[str, str] = {}  # the drafts are in the document and in the handoffs
 

@@ -72,14 +72,15 @@ def _stored_strings(stored: StoredTriage) -> list[str]:
 
 
 def _leaks(stored: StoredTriage) -> list[str]:
-    """Secrets found in anything stored, as whole words (so "1234" inside "CT-1234AB" or an
+    """Secrets found in anything stored, as whole words (so "1234" inside "CRM-1234" or an
     id does not count)."""
     everything = "\n".join(s for s in _stored_strings(stored) if s)
-    return [s for s in SECRETS if re.search(rf"(?<![\w.]){re.escape(s)}(?![\w])", everything)]
+    return [s for s in SECRETS if re.search(rf"(?<![\w.-]){re.escape(s)}(?![\w])", everything)]
 
 
 def _triage(client: TestClient, text: str = TEXT) -> tuple[dict[str, Any], StoredTriage]:
-    response = client.post("/v1/triage", json={"text": text, "customer": {"name": "Ana"}})
+    body = {"text": text, "case_ref": "CRM-1234", "customer": {"name": "Ana"}}
+    response = client.post("/v1/triage", json=body)
     assert response.status_code == 200, response.text
     body = response.json()
     return body, store_of(client).triage(body["triage_id"])
@@ -98,6 +99,8 @@ def test_a_stored_triage_is_masked_everywhere_and_the_response_is_not(
     # the organisation's own address in the drafts is nobody's personal data
     finance = [h for h in stored.handoffs if h.department == "finance"]
     assert finance and OWN_ADDRESS in finance[0].body
+    # the IBAN's "1234" is no secret in the case reference
+    assert stored.case_ref == "CRM-1234" and "CRM-1234:" in finance[0].subject
 
 
 def test_stored_quotes_point_at_the_masked_words_they_quote(masked_client: TestClient) -> None:
@@ -230,23 +233,31 @@ def test_the_web_handoff_forms_store_edits_and_notes_masked(client: TestClient) 
     assert again.acknowledgement_note == "wrote to [email***************]"
 
 
-def test_copies_of_digit_groups_and_values_cut_off_by_an_ellipsis_are_masked() -> None:
-    text = "Call me on 07700 900123 or mail lucy.marchant@example.com about order 558120."
+def test_digit_group_terms_and_values_cut_off_by_an_ellipsis_are_masked() -> None:
+    text = (
+        "Call me on 07700 900123 or mail lucy.marchant@example.com about order 558120, "
+        "refund GB82 WEST 1234 5698 7654 32."
+    )
     document = {
         "summary": "Call me on 07700 9…",
-        "departments": [{"evidence": ["07700", "order"], "quotes": []}],
+        "departments": [{"evidence": ["07700", "order", "gb82"], "quotes": []}],
         "customer_message": {"body": 'You wrote: "…or mail lucy.march…" and "I c…"'},
     }
-    handoff = NewHandoff("h", "finance", "s", "References quoted: 07700, 900123, 558120",
+    body = "Points to you: “07700”, “order”, “gb82”.\nReferences quoted: 558120\nDue 2026"
+    handoff = NewHandoff("h", "finance", "[NORMAL] CRM-1234: Finance by 25 Nov 2026", body,
                          datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
     masked = StoredMasking(Redactor()).triage(text, {"name": "Lucy"}, document, [handoff])
     assert masked.document["summary"] == "Call me on [phone]…"
-    assert masked.document["departments"][0]["evidence"] == ["*****", "order"]
+    assert masked.document["departments"][0]["evidence"] == ["*****", "order", "****"]
     assert (
         masked.document["customer_message"]["body"]
         == 'You wrote: "…or mail [email***]…" and "I c…"'
     )
-    assert masked.handoffs[0].body == "References quoted: *****, ******, 558120"
+    assert masked.handoffs[0].body == (
+        "Points to you: “*****”, “order”, “****”.\nReferences quoted: 558120\nDue 2026"
+    )
+    # the IBAN's 1234 and a year are no secret elsewhere: the case reference stays whole
+    assert masked.handoffs[0].subject == "[NORMAL] CRM-1234: Finance by 25 Nov 2026"
     assert masked.context == {"name": "Lucy"}
 
 
