@@ -19,11 +19,13 @@ from classifier.document import triage_document
 from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, HandoffDraft
 from classifier.evidence import Passage, Span, find_evidence, summary
 from classifier.language import detect_language
+from classifier.masking import StoredMasking, own_values
 from classifier.model import FeatureRow
 from classifier.policy import EscalationDecision, EscalationPolicy
+from classifier.redact import Redactor
 from classifier.registry import LoadedModel
 from classifier.settings import Settings
-from classifier.store import DatabaseBusy, NewHandoff, Store
+from classifier.store import Correction, DatabaseBusy, NewHandoff, Store
 from classifier.working_hours import WorkingHours
 
 ESCALATE = "escalate"
@@ -99,6 +101,7 @@ class TriageService:
         clock: Callable[[], datetime],
         review_min_words: int = 3,
         store: Store | None = None,
+        masking: StoredMasking | None = None,
     ) -> None:
         self.holder = holder
         self.catalogue = catalogue
@@ -108,6 +111,7 @@ class TriageService:
         self.review_min_words = review_min_words
         self.clock = clock
         self.store = store
+        self.masking = masking  # None: stored as written (mask_stored_text off)
 
     def _loaded(self) -> LoadedModel:
         loaded = self.holder.current
@@ -263,21 +267,37 @@ class TriageService:
 
     def _save(self, result: TriageResult, text: str, context: CaseContext) -> None:
         assert self.store is not None
+        details = context.model_dump(mode="json")
+        document = triage_document(result, self.names())
+        handoffs = [
+            NewHandoff(i, h.department, h.subject, h.body, h.due)
+            for i, h in zip(result.handoff_ids, result.handoffs, strict=True)
+        ]
+        if self.masking is not None:  # the caller's response keeps what it sent
+            masked = self.masking.triage(text, details, document, handoffs)
+            text, details, document, handoffs = (
+                masked.text, masked.context, masked.document, masked.handoffs
+            )  # fmt: skip
         self.store.save_triage(
             triage_id=result.triage_id,
             case_ref=result.case_ref,
             created=result.created,
             model_version=result.classification.model_version,
             text=text,
-            context=context.model_dump(mode="json"),
-            result=triage_document(result, self.names()),
+            context=details,
+            result=document,
             escalate=result.classification.escalation.escalate,
             needs_review=result.classification.needs_review,
-            handoffs=[
-                NewHandoff(i, h.department, h.subject, h.body, h.due)
-                for i, h in zip(result.handoff_ids, result.handoffs, strict=True)
-            ],
+            handoffs=handoffs,
         )
+
+    def storable(self, correction: Correction) -> Correction:
+        """An agent's correction as it may be stored (masked unless mask_stored_text is off)."""
+        return correction if self.masking is None else self.masking.correction(correction)
+
+    def storable_text(self, value: str | None) -> str | None:
+        """Free text about a triage (an edited handoff, a note) as it may be stored."""
+        return value if self.masking is None else self.masking.text(value)
 
 
 def build_service(
@@ -300,4 +320,9 @@ def build_service(
         review_min_words=settings.review_min_words,
         clock=lambda: datetime.now(zone),
         store=store,
+        masking=(
+            StoredMasking(Redactor(own_values(catalogue, settings.templates_dir)))
+            if settings.mask_stored_text
+            else None
+        ),
     )

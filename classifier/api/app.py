@@ -15,6 +15,7 @@ from classifier.api import cases, feedback, handoffs, health, keys, models, tria
 from classifier.api.auth import Gate, Throttle
 from classifier.api.errors import BodyLimitMiddleware, NulRefusalMiddleware, install_error_handlers
 from classifier.api.openapi import document_problems
+from classifier.api.request_id import RequestIdApp
 from classifier.catalogue import load_catalogue
 from classifier.keys import KeyRing
 from classifier.registry import LoadedModel
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
                 await following
         store.close()
 
-    app = FastAPI(
+    app = RequestIdApp(  # FastAPI with X-Request-ID and the access line outermost
         title="complaint-triage",
         version=__version__,
         summary="Departments, escalation and drafted handoffs for customer complaints.",

@@ -53,6 +53,8 @@ def serve(
     """Serve the HTTP API and the web page (http://127.0.0.1:8000 by default)."""
     import uvicorn
 
+    from classifier.logs import log_config
+
     settings = get_settings()
     host = host or settings.host
     # The workers read their settings from the environment: they must know the address they
@@ -65,6 +67,8 @@ def serve(
         host=host,
         port=port or settings.port,
         workers=workers,
+        log_config=log_config(settings),  # every worker logs through it
+        access_log=False,  # the request-id middleware writes the access line
     )
 
 

@@ -83,8 +83,9 @@ def mark_sent(
         return _refused(request, store, service.names(), handoff_id, exc)
     try:
         handoff = store.mark_sent(
-            handoff_id, by=sent.by, now=datetime.now(UTC), subject=sent.subject, body=sent.body
-        )
+            handoff_id, by=sent.by, now=datetime.now(UTC),
+            subject=service.storable_text(sent.subject), body=service.storable_text(sent.body),
+        )  # fmt: skip
     except NotFound:
         return not_found(request, f"There is no handoff with id {handoff_id}.")
     return _state(request, handoff, service.names(), message="Marked as sent.")
@@ -109,7 +110,7 @@ def acknowledge(
         return _refused(request, store, service.names(), handoff_id, exc)
     try:
         handoff, created = store.acknowledge(handoff_id, by=ack.by, now=datetime.now(UTC),
-                                             note=ack.note)  # fmt: skip
+                                             note=service.storable_text(ack.note))  # fmt: skip
     except NotFound:
         return not_found(request, f"There is no handoff with id {handoff_id}.")
     message = "Acknowledgement recorded." if created else "It was acknowledged before."

@@ -100,7 +100,7 @@ def save_correction(
         return not_found(request, f"There is no triage with id {triage_id}.")
     try:
         feedback, created = store.add_feedback(
-            triage_id, form.correction(triage_id), now=now, key=form.key
+            triage_id, service.storable(form.correction(triage_id)), now=now, key=form.key
         )
     except FormError as exc:
         return _triage_page(request, view, dataclasses.replace(form, errors=exc.messages), 422)
