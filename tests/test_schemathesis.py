@@ -57,7 +57,9 @@ def _stored_ids(schema: BaseSchema) -> dict[str, str]:
     """Path parameter values that name something stored, so lookups also find it."""
     with asgi.get_client(schema.app) as client:
         triage = client.post("/v1/triage", json={"text": COMPLAINT, "case_ref": "ST-1"}).json()
+        key = client.post("/v1/keys", json={"name": "st", "scopes": ["triage"]}).json()
     return {
+        "key_id": key["id"],
         "triage_id": triage["triage_id"],
         "handoff_id": triage["handoffs"][0]["id"],
         "case_ref": triage["case_ref"],
