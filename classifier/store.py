@@ -23,6 +23,7 @@ from classifier.casework import (
     Feedback,
     Handoff,
     NewHandoff,
+    NewTriage,
     StoredTriage,
     TrainingExample,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Handoff",
     "IdempotencyConflict",
     "NewHandoff",
+    "NewTriage",
     "NotFound",
     "Store",
     "StoredTriage",
@@ -218,6 +220,26 @@ class Store:
             ),
             (),
         )  # fmt: skip
+
+    def save_triages(self, triages: Sequence[NewTriage]) -> None:
+        """Store many triages and their handoffs in one transaction: all of them or none."""
+        triage_rows = [
+            {"id": t.triage_id, "case_ref": t.case_ref, "created": t.created,
+             "model_version": t.model_version, "text": t.text, "context": t.context,
+             "result": t.result, "escalate": t.escalate, "needs_review": t.needs_review}
+            for t in triages
+        ]  # fmt: skip
+        handoff_rows = [
+            {"id": h.id, "triage_id": t.triage_id, "position": i, "department": h.department,
+             "subject": h.subject, "body": h.body, "due": h.due, "status": "drafted"}
+            for t in triages
+            for i, h in enumerate(t.handoffs)
+        ]  # fmt: skip
+        with self.engine.begin() as connection:
+            if triage_rows:
+                connection.execute(insert(TriageRow), triage_rows)
+            if handoff_rows:
+                connection.execute(insert(HandoffRow), handoff_rows)
 
     def triage(self, triage_id: str) -> StoredTriage:
         with self._session() as session:

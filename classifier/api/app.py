@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from classifier import __version__
-from classifier.api import feedback, handoffs, health, keys, models, triage
+from classifier.api import batch, feedback, handoffs, health, keys, models, triage
 from classifier.api.auth import Gate, Throttle
 from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
 from classifier.catalogue import load_catalogue
@@ -68,9 +68,14 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
         summary="Departments, escalation and drafted handoffs for customer complaints.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        paths={"/v1/triage/batch": settings.max_batch_body_bytes},
+    )
     install_error_handlers(app)
     app.include_router(triage.router)
+    app.include_router(batch.router)
     app.include_router(feedback.router)
     app.include_router(handoffs.router)
     app.include_router(models.router)
