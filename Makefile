@@ -47,6 +47,7 @@ bench: model
 	$(BIN)/python bench/triage_latency.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/reload_latency.py
+	$(BIN)/python bench/metrics_overhead.py
 	$(BIN)/python bench/training_scale.py
 	$(BIN)/python bench/baselines.py
 	$(BIN)/python bench/compare_models.py

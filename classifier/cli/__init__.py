@@ -18,6 +18,7 @@ from classifier.cli.data import data_app, import_records
 from classifier.cli.feedback import feedback_app
 from classifier.cli.keys import keys_app
 from classifier.cli.models import models_app, promote, retrain, rollback
+from classifier.cli.serving import metrics_directory
 from classifier.cli.training import settings_for, test_summary, train_version, usable_champion
 from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
@@ -58,13 +59,14 @@ def serve(
     # are bound to, because anything but loopback makes API keys compulsory.
     os.environ["CT_HOST"] = host
     get_settings.cache_clear()
-    uvicorn.run(
-        "classifier.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port or settings.port,
-        workers=workers,
-    )
+    with metrics_directory():
+        uvicorn.run(
+            "classifier.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port or settings.port,
+            workers=workers,
+        )
 
 
 @app.command()
