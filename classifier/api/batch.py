@@ -7,7 +7,7 @@ together and stored in one transaction.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -55,7 +55,8 @@ class BatchFailure(BaseModel):
 class BatchResponse(BaseModel):
     succeeded: int
     failed: int
-    results: list[Annotated[BatchSuccess | BatchFailure, Field(discriminator="ok")]] = Field(
+    # `ok` tells the two apart; no OpenAPI discriminator, whose values must be strings
+    results: list[BatchSuccess | BatchFailure] = Field(
         description="One slot per item, in the order of `items`."
     )
 
