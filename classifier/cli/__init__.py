@@ -18,6 +18,7 @@ from classifier.cli.data import data_app, import_records
 from classifier.cli.feedback import feedback_app
 from classifier.cli.keys import keys_app
 from classifier.cli.models import models_app, promote, retrain, rollback
+from classifier.cli.scoring import score_batch
 from classifier.cli.serving import metrics_directory
 from classifier.cli.training import settings_for, test_summary, train_version, usable_champion
 from classifier.data import DatasetError, iter_jsonl, load_records
@@ -239,3 +240,4 @@ app.command()(promote)
 app.command()(rollback)
 app.command()(retrain)
 app.command("import")(import_records)
+app.command("score-batch")(score_batch)
