@@ -59,6 +59,7 @@ bench: model bench-deps
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/reload_latency.py
 	$(BIN)/python bench/privacy_cost.py
+	$(BIN)/python bench/metrics_overhead.py
 	$(BIN)/python bench/training_scale.py
 	$(BIN)/python bench/baselines.py
 	$(BIN)/python bench/compare_models.py

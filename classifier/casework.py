@@ -19,6 +19,22 @@ class NewHandoff:
 
 
 @dataclass(frozen=True)
+class NewTriage:
+    """A triage to store with its handoffs, for `Store.save_triages`."""
+
+    triage_id: str
+    case_ref: str
+    created: datetime
+    model_version: str
+    text: str
+    context: dict[str, Any]
+    result: dict[str, Any]
+    escalate: bool
+    needs_review: bool
+    handoffs: tuple[NewHandoff, ...]
+
+
+@dataclass(frozen=True)
 class Handoff:
     id: str
     triage_id: str

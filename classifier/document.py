@@ -5,17 +5,41 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the service imports this module to store what it returns
-    from classifier.triage import TriageResult
+    from classifier.triage import Classification, TriageResult
 
 
 def triage_document(result: TriageResult, names: dict[str, str]) -> dict[str, Any]:
     """`result` as plain JSON data; department names come from the catalogue's `names`."""
-    c = result.classification
     return {
         "triage_id": result.triage_id,
         "case_ref": result.case_ref,
-        "model_version": c.model_version,
+        **classification_document(result.classification),
         "created": result.created.isoformat(),
+        "summary": result.summary,
+        "handoffs": [
+            {
+                "id": handoff_id,
+                "department": h.department,
+                "name": names[h.department],
+                "subject": h.subject,
+                "body": h.body,
+                "due": h.due.isoformat(),
+            }
+            for handoff_id, h in zip(result.handoff_ids, result.handoffs, strict=True)
+        ],
+        "customer_message": {
+            "subject": result.customer_message.subject,
+            "body": result.customer_message.body,
+            "reply_by": result.reply_by.isoformat(),
+        },
+        "stored": result.stored,
+    }
+
+
+def classification_document(c: Classification) -> dict[str, Any]:
+    """What the model and the policy decided, without drafts, as plain JSON data."""
+    return {
+        "model_version": c.model_version,
         "departments": [
             {
                 "id": d.id,
@@ -41,22 +65,4 @@ def triage_document(result: TriageResult, names: dict[str, str]) -> dict[str, An
         "needs_review": c.needs_review,
         "review_reasons": list(c.review_reasons),
         "language": c.language,
-        "summary": result.summary,
-        "handoffs": [
-            {
-                "id": handoff_id,
-                "department": h.department,
-                "name": names[h.department],
-                "subject": h.subject,
-                "body": h.body,
-                "due": h.due.isoformat(),
-            }
-            for handoff_id, h in zip(result.handoff_ids, result.handoffs, strict=True)
-        ],
-        "customer_message": {
-            "subject": result.customer_message.subject,
-            "body": result.customer_message.body,
-            "reply_by": result.reply_by.isoformat(),
-        },
-        "stored": result.stored,
     }

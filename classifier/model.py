@@ -310,6 +310,21 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         weights, bias = self._scoring()
         return self._calibrate(row.data @ weights[row.indices] + bias)
 
+    def predict_proba_rows(self, X: Sequence[str]) -> tuple[Matrix, list[FeatureRow]]:
+        """`predict_proba` for many texts, and each text's feature row: one vectorisation
+        of the batch then serves the evidence too, which would otherwise cut every text
+        again."""
+        check_is_fitted(self, "features_")
+        weights, bias = self._scoring()
+        matrix = self._text_features().transform(X)
+        matrix.sort_indices()  # FeatureRow promises sorted columns
+        indices = matrix.indices.astype(np.intp, copy=False)
+        rows = [
+            FeatureRow(indices[start:end], matrix.data[start:end])
+            for start, end in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)
+        ]
+        return self._calibrate(np.asarray(matrix @ weights) + bias), rows
+
     def __getstate__(self) -> dict[str, Any]:
         # a copy: scikit-learn may hand back the live __dict__ itself
         state: dict[str, Any] = dict(super().__getstate__())

@@ -7,16 +7,14 @@ One code path for SQLite (the embedded default, WAL and a busy timeout) and Post
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exists, insert, inspect, select, text
-from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, exists, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from classifier.casework import (
@@ -24,9 +22,11 @@ from classifier.casework import (
     Feedback,
     Handoff,
     NewHandoff,
+    NewTriage,
     StoredTriage,
     TrainingExample,
 )
+from classifier.engine import DatabaseBusy, _migration_lock, make_engine
 from classifier.tables import FeedbackRow, HandoffRow, TriageRow
 
 # Callers import the data they exchange with the store from here too.
@@ -37,6 +37,7 @@ __all__ = [
     "Handoff",
     "IdempotencyConflict",
     "NewHandoff",
+    "NewTriage",
     "NotFound",
     "Store",
     "StoredTriage",
@@ -56,28 +57,6 @@ class NotFound(LookupError):
 
 class IdempotencyConflict(ValueError):
     """The idempotency key was used before with a different body."""
-
-
-class DatabaseBusy(OperationalError):
-    """Another writer held the lock: SQLite still locked after the busy timeout, or a
-    PostgreSQL lock timeout, serialization failure or deadlock. The same request can succeed
-    a moment later. Still an OperationalError, so code catching SQLAlchemy's errors catches it."""
-
-
-# SQLite's primary result code SQLITE_BUSY; PostgreSQL's lock_not_available,
-# serialization_failure and deadlock_detected.
-_SQLITE_BUSY = 5
-_POSTGRES_BUSY = frozenset({"55P03", "40001", "40P01"})
-
-
-def is_busy(error: BaseException) -> bool:
-    """Whether a driver's error means the database was busy rather than the request wrong."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF == _SQLITE_BUSY
-    if getattr(error, "sqlstate", None) in _POSTGRES_BUSY:
-        return True
-    return "database is locked" in str(error)
 
 
 def _handoff(row: HandoffRow, case_ref: str) -> Handoff:
@@ -102,63 +81,6 @@ def _triage(row: TriageRow) -> StoredTriage:
         tuple(_handoff(h, row.case_ref) for h in row.handoffs),
         tuple(_feedback(f) for f in row.feedback),
     )  # fmt: skip
-
-
-def normalise_url(url: str) -> str:
-    """`postgresql://` means psycopg 3 here, the driver this package installs."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
-
-
-def _raise_busy(context: ExceptionContext) -> None:
-    """Turn a busy database's error into DatabaseBusy, for ORM and Core statements alike."""
-    if is_busy(context.original_exception):
-        raise DatabaseBusy(
-            context.statement, context.parameters, context.original_exception
-        ) from context.original_exception
-
-
-def make_engine(url: str, *, busy_timeout_ms: int = 2000) -> Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and enforced foreign keys.
-    Every engine raises DatabaseBusy when a write finds the database locked."""
-    url = normalise_url(url)
-    if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_pre_ping=True)
-        event.listen(engine, "handle_error", _raise_busy)
-        return engine
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
-    event.listen(engine, "handle_error", _raise_busy)
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection: Any, _record: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: commits survive a crash
-        cursor.close()
-
-    return engine
-
-
-@contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    """An exclusive lock file beside a SQLite database file (PostgreSQL locks in SQL)."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:":
-        yield
-        return
-    with open(f"{database}.migrate-lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Store:
@@ -255,6 +177,26 @@ class Store:
             ),
             (),
         )  # fmt: skip
+
+    def save_triages(self, triages: Sequence[NewTriage]) -> None:
+        """Store many triages and their handoffs in one transaction: all of them or none."""
+        triage_rows = [
+            {"id": t.triage_id, "case_ref": t.case_ref, "created": t.created,
+             "model_version": t.model_version, "text": t.text, "context": t.context,
+             "result": t.result, "escalate": t.escalate, "needs_review": t.needs_review}
+            for t in triages
+        ]  # fmt: skip
+        handoff_rows = [
+            {"id": h.id, "triage_id": t.triage_id, "position": i, "department": h.department,
+             "subject": h.subject, "body": h.body, "due": h.due, "status": "drafted"}
+            for t in triages
+            for i, h in enumerate(t.handoffs)
+        ]  # fmt: skip
+        with self.engine.begin() as connection:
+            if triage_rows:
+                connection.execute(insert(TriageRow), triage_rows)
+            if handoff_rows:
+                connection.execute(insert(HandoffRow), handoff_rows)
 
     def triage(self, triage_id: str) -> StoredTriage:
         with self._session() as session:

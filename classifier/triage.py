@@ -25,7 +25,7 @@ from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.redact import Redactor
 from classifier.registry import LoadedModel
 from classifier.settings import Settings
-from classifier.store import Correction, DatabaseBusy, NewHandoff, Store
+from classifier.store import Correction, DatabaseBusy, NewHandoff, NewTriage, Store
 from classifier.working_hours import WorkingHours
 
 ESCALATE = "escalate"
@@ -112,6 +112,8 @@ class TriageService:
         self.clock = clock
         self.store = store
         self.masking = masking  # None: stored as written (mask_stored_text off)
+        # Called with every finished triage (the server's metrics count them here).
+        self.listeners: list[Callable[[TriageResult], None]] = []
 
     def _loaded(self) -> LoadedModel:
         loaded = self.holder.current
@@ -123,14 +125,23 @@ class TriageService:
         self, texts: Sequence[str], contexts: Sequence[CaseContext]
     ) -> list[Classification]:
         """Departments, escalation and review flags for many complaints, without drafts."""
-        if len(texts) == 1:
-            return [self._classify_one(texts[0], contexts[0])[0]]
+        return [c for c, _ in self._classify_many(texts, contexts)]
+
+    def _classify_many(
+        self, texts: Sequence[str], contexts: Sequence[CaseContext]
+    ) -> list[tuple[Classification, Passage]]:
+        """One vectorisation for the whole batch; its rows serve each text's evidence too."""
+        if len(texts) <= 1:
+            return [self._classify_one(t, c) for t, c in zip(texts, contexts, strict=True)]
         loaded = self._loaded()
-        probabilities = loaded.model.predict_proba(list(texts))
-        return [
-            self._classification(loaded, Passage.of(text), context, list(map(float, p)), None)
-            for text, context, p in zip(texts, contexts, probabilities, strict=True)
-        ]
+        probabilities, rows = loaded.model.predict_proba_rows(list(texts))
+        classified = []
+        for text, context, p, row in zip(texts, contexts, probabilities, rows, strict=True):
+            passage = Passage.of(text)
+            classified.append(
+                (self._classification(loaded, passage, context, list(map(float, p)), row), passage)
+            )
+        return classified
 
     def _classify_one(self, text: str, context: CaseContext) -> tuple[Classification, Passage]:
         """The fast path: vectorize once and reuse the row for evidence; the text's cuts are
@@ -211,6 +222,42 @@ class TriageService:
     def triage(self, text: str, context: CaseContext) -> TriageResult:
         """Classify one complaint and draft its handoffs and customer update."""
         classification, passage = self._classify_one(text, context)
+        result = self._drafted(text, context, classification, passage)
+        if self.store is not None:
+            (result,) = self._stored([result], [self._new_triage(result, text, context)])
+        for listener in self.listeners:
+            listener(result)
+        return result
+
+    def triage_many(
+        self, texts: Sequence[str], contexts: Sequence[CaseContext]
+    ) -> list[TriageResult]:
+        """`triage` for many complaints: classified together, drafted one by one, and
+        stored in one transaction (all or none)."""
+        classified = self._classify_many(texts, contexts)
+        results = [
+            self._drafted(text, context, classification, passage)
+            for text, context, (classification, passage) in zip(
+                texts, contexts, classified, strict=True
+            )
+        ]
+        if self.store is not None and results:
+            results = self._stored(
+                results,
+                [
+                    self._new_triage(result, text, context)
+                    for result, text, context in zip(results, texts, contexts, strict=True)
+                ],
+            )
+        for result in results:
+            for listener in self.listeners:
+                listener(result)
+        return results
+
+    def _drafted(
+        self, text: str, context: CaseContext, classification: Classification, passage: Passage
+    ) -> TriageResult:
+        """The handoff notes and customer update for a classified complaint."""
         triage_id = str(uuid.uuid4())
         case_ref = context.case_ref or f"CT-{triage_id[:8].upper()}"
         quotes = sorted(
@@ -241,7 +288,7 @@ class TriageService:
         )
         now = self.clock()
         handoffs, reply_by, customer_message = self.drafter.drafts(facts, now)
-        result = TriageResult(
+        return TriageResult(
             triage_id=triage_id,
             case_ref=case_ref,
             created=now,
@@ -252,21 +299,22 @@ class TriageService:
             reply_by=reply_by,
             handoff_ids=tuple(str(uuid.uuid4()) for _ in handoffs),
         )
-        if self.store is not None:
-            try:
-                self._save(result, text, context)
-            except DatabaseBusy as exc:
-                # A locked database must not stop complaints being triaged: the caller gets
-                # the result all the same, marked as not stored.
-                log.warning("triage %s not stored: database busy: %s", triage_id, exc.orig)
-                result = dataclasses.replace(result, stored=False)
-        return result
 
     def names(self) -> dict[str, str]:
         return {d: self.catalogue.name(d) for d in self.catalogue.ids}
 
-    def _save(self, result: TriageResult, text: str, context: CaseContext) -> None:
+    def _stored(self, results: list[TriageResult], triages: list[NewTriage]) -> list[TriageResult]:
+        """Store `triages` in one transaction. A locked database must not stop complaints
+        being triaged: the caller then gets the results all the same, marked not stored."""
         assert self.store is not None
+        try:
+            self.store.save_triages(triages)
+        except DatabaseBusy as exc:
+            log.warning("%d triage(s) not stored: database busy: %s", len(results), exc.orig)
+            return [dataclasses.replace(r, stored=False) for r in results]
+        return results
+
+    def _new_triage(self, result: TriageResult, text: str, context: CaseContext) -> NewTriage:
         details = context.model_dump(mode="json")
         document = triage_document(result, self.names())
         handoffs = [
@@ -278,7 +326,7 @@ class TriageService:
             text, details, document, handoffs = (
                 masked.text, masked.context, masked.document, masked.handoffs
             )  # fmt: skip
-        self.store.save_triage(
+        return NewTriage(
             triage_id=result.triage_id,
             case_ref=result.case_ref,
             created=result.created,
@@ -288,7 +336,7 @@ class TriageService:
             result=document,
             escalate=result.classification.escalation.escalate,
             needs_review=result.classification.needs_review,
-            handoffs=handoffs,
+            handoffs=tuple(handoffs),
         )
 
     def storable(self, correction: Correction) -> Correction:

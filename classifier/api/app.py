@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from classifier import __version__
-from classifier.api import cases, feedback, handoffs, health, keys, models, triage
+from classifier.api import batch, cases, feedback, handoffs, health, keys, metrics, models, triage
 from classifier.api.auth import Gate, Throttle
 from classifier.api.errors import BodyLimitMiddleware, NulRefusalMiddleware, install_error_handlers
+from classifier.api.metrics import Metrics, MetricsMiddleware
 from classifier.api.openapi import document_problems
 from classifier.api.request_id import RequestIdApp
 from classifier.catalogue import load_catalogue
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
             Throttle(settings.rate_limit, settings.rate_limit_storage),
         )
         app.state.service = build_service(settings, holder, catalogue, store)
+        app.state.metrics.track(app.state.service)
         following = None
         if model is None:  # a model handed in is served as it is; otherwise the champion
             reloader.check()
@@ -71,17 +73,32 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
         summary="Departments, escalation and drafted handoffs for customer complaints.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        paths={"/v1/triage/batch": settings.max_batch_body_bytes},
+    )
     app.add_middleware(NulRefusalMiddleware)
+    # Added last, so it is outermost: it also times and counts the 413s answered above.
+    app.state.metrics = Metrics(lambda: _serving_version(app))
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     web_access.install(app)
     document_problems(app)
     app.include_router(triage.router)
+    app.include_router(batch.router)
     app.include_router(feedback.router)
     app.include_router(handoffs.router)
     app.include_router(models.router)
     app.include_router(keys.router)
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.include_router(metrics.router)
     app.include_router(web_router)
     return app
+
+
+def _serving_version(app: FastAPI) -> str | None:
+    holder: ModelHolder | None = getattr(app.state, "holder", None)
+    loaded = holder.current if holder else None
+    return loaded.version if loaded else None

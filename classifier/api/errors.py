@@ -196,19 +196,22 @@ class NulRefusalMiddleware:
 
 class BodyLimitMiddleware:
     """Rejects bodies over `limit` bytes with 413: at once when Content-Length says so, and
-    while streaming otherwise (chunked bodies or a lying Content-Length)."""
+    while streaming otherwise (chunked bodies or a lying Content-Length). `paths` gives some
+    exact paths a limit of their own (the batch route takes far more than one complaint)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = paths or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"the request body is larger than the limit of {self.limit} bytes"
+        limit = self.paths.get(scope["path"], self.limit)
+        detail = f"the request body is larger than the limit of {limit} bytes"
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await problem(413, detail, instance=scope.get("path"))(scope, receive, send)
                 return
         received = 0
@@ -218,7 +221,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     # Raised inside the body read, so FastAPI and Starlette route it to the
                     # HTTPException handler above like any other 413.
                     raise StarletteHTTPException(413, detail)

@@ -19,6 +19,8 @@ from classifier.cli.feedback import feedback_app
 from classifier.cli.keys import keys_app
 from classifier.cli.models import models_app, promote, retrain, rollback
 from classifier.cli.retention import erase_command, purge_command
+from classifier.cli.scoring import score_batch
+from classifier.cli.serving import metrics_directory
 from classifier.cli.training import settings_for, test_summary, train_version, usable_champion
 from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
@@ -61,15 +63,16 @@ def serve(
     # are bound to, because anything but loopback makes API keys compulsory.
     os.environ["CT_HOST"] = host
     get_settings.cache_clear()
-    uvicorn.run(
-        "classifier.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port or settings.port,
-        workers=workers,
-        log_config=log_config(settings),  # every worker logs through it
-        access_log=False,  # the request-id middleware writes the access line
-    )
+    with metrics_directory():
+        uvicorn.run(
+            "classifier.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port or settings.port,
+            workers=workers,
+            log_config=log_config(settings),  # every worker logs through it
+            access_log=False,  # the request-id middleware writes the access line
+        )
 
 
 @app.command()
@@ -244,3 +247,4 @@ app.command()(retrain)
 app.command("import")(import_records)
 app.command("purge")(purge_command)
 app.command("erase")(erase_command)
+app.command("score-batch")(score_batch)
