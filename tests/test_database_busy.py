@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from classifier import registry
 from classifier.api.app import create_app
-from classifier.settings import Settings
 from classifier.engine import is_busy
+from classifier.settings import Settings
 from classifier.store import DatabaseBusy, Store
 from tests.test_store import NOW, _triage
 
