@@ -4,17 +4,22 @@ reproducible result. Derandomized: the same examples on every run."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from classifier import registry
+from classifier.api.app import create_app
 from classifier.api.schemas import MAX_TEXT_CHARS
 from classifier.case import CaseContext, Money
 from classifier.catalogue import Catalogue
 from classifier.document import triage_document
+from classifier.settings import Settings
 from classifier.triage import Classification, TriageResult, TriageService
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -161,14 +166,29 @@ STABLE = ("departments", "probabilities", "escalation", "needs_review", "review_
           "language", "summary")  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def api(
+    tmp_path_factory: pytest.TempPathFactory,
+    project_settings: Settings,
+    tiny_loaded: registry.LoadedModel,
+) -> Iterator[TestClient]:
+    """One app for every example; a rate limit would stop a burst like this one."""
+    database = tmp_path_factory.mktemp("properties") / "triage.db"
+    configured = project_settings.model_copy(
+        update={"database_url": f"sqlite:///{database}", "rate_limit": "1000000/second"}
+    )
+    with TestClient(create_app(configured, model=tiny_loaded)) as client:
+        yield client
+
+
 @given(text=API_TEXTS)
 @settings(SETTINGS, max_examples=60)
 def test_the_api_answers_any_text_as_its_limits_say(
-    client: TestClient, catalogue: Catalogue, text: str
+    api: TestClient, catalogue: Catalogue, text: str
 ) -> None:
     body = json.dumps({"text": text, "case_ref": "CRM-1"}).encode()  # ASCII, escapes and all
     answers = [
-        client.post("/v1/triage", content=body, headers={"content-type": "application/json"})
+        api.post("/v1/triage", content=body, headers={"content-type": "application/json"})
         for _ in range(2)
     ]
     response = answers[0]
