@@ -87,7 +87,7 @@ def _remove(
             return counted
     total = Removal()
     while True:
-        with store.engine.begin() as connection:
+        with store.writing() as connection:
             if connection.dialect.name == "sqlite":
                 # Zero the deleted rows' bytes in the file instead of leaving them in free
                 # pages (the default of some SQLite builds only).
