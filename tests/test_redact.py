@@ -210,4 +210,6 @@ def test_the_privacy_cost_benchmark_prints_every_cost_against_the_request_budget
                  "request id made", "request id echoed"):  # fmt: skip
         (row,) = [r for r in rows if what in r]
         assert re.search(r"\s-?\d+\.\d\s+-?\d+\.\d%$", row), row
-    assert "budget: 2,857 µs" in rows[-1]
+    assert re.match(
+        r"\(baseline in this run: one triage of the longest complaint, [\d,]+ µs", rows[-1]
+    )
