@@ -2,11 +2,10 @@
 handoff edits with personal data masked (`classifier.redact`).
 
 Masks keep the length of what they replace, so the stored quotes' `start`/`end` offsets
-still point at the same words of the stored text. The drafts and the summary copy pieces of
-the complaint, sometimes cut ("…") or in pieces (an evidence term that is one digit group of a
-phone number), so besides masking every string, the start of a value cut off by an ellipsis
-is masked, and so is an evidence term made of a number's digit groups, in the evidence lists
-and where the drafts quote it.
+still point at the same words of the stored text. The complaint's text and context are
+masked where `redact` finds personal data; the summary, evidence and drafts made from them
+are masked where they copy what was found: whole, with its spaces changed, cut off by an
+ellipsis, or as an evidence term that is one digit group of a number.
 """
 
 from __future__ import annotations
