@@ -21,7 +21,7 @@ from typing import Any, Literal
 Kind = Literal["email", "phone", "card", "iban"]
 KINDS: tuple[Kind, ...] = ("email", "phone", "card", "iban")
 
-# Separators people type inside numbers: a space, a no-break space, a dot, a dash, a slash.
+# The spaces people type between groups of digits.
 _SPACE = " \u00a0"
 
 # An e-mail address is a local part, "@" and a domain. The domain is optional so that a
@@ -37,7 +37,7 @@ _IBAN = re.compile(r"(?<!\w)[A-Za-z]{2}\d{2}(?:[ \u00a0]?[A-Za-z0-9]){11,30}")
 _IBAN_OTHER = re.compile(
     r"[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)"
 )
-_CARD = re.compile(r"(?<![\w.,+/-])[2-6]\d(?:[ \u00a0-]?\d){11,17}(?!\w)")
+_CARD = re.compile(r"(?<![\w.,+/-])[2-6][0-9](?:[ \u00a0-]?[0-9]){11,17}(?!\w)")
 _PHONE = re.compile(
     r"(?<![\w+.,/£$€¥-])(?<!\d:)"
     r"(?=[+(\d][\d ().+/\u00a0-]{6})"  # at least 7 phone-like characters: rules out most numbers
@@ -203,10 +203,13 @@ def _emails(text: str) -> list[Found]:
     """Addresses around each "@": scanning out from it is several times faster than a
     regular expression that tries every position of a long letter."""
     found = []
+    floor = 0  # the end of the address before: "a@b@c" holds one, not two overlapping
     at = text.find("@")
     while at != -1:
         start = at
-        while start > max(0, at - 64) and (text[start - 1].isalnum() or text[start - 1] in _LOCAL):
+        while start > max(floor, at - 64) and (
+            text[start - 1].isalnum() or text[start - 1] in _LOCAL
+        ):
             start -= 1
         while start < at and not _is_word(text[start]):
             start += 1  # the local part starts and ends with a letter or digit
@@ -215,6 +218,7 @@ def _emails(text: str) -> list[Found]:
             domain = _DOMAIN.match(text, at + 1)
             end = domain.end() if domain else at + 1
             found.append(Found("email", start, end))
+            floor = end
         at = text.find("@", end)
     return found
 

@@ -155,7 +155,8 @@ def _correction(triage_id: str) -> dict[str, Any]:
         "handoffs": {
             "finance": {
                 "subject": "Refund to GB82 WEST 1234 5698 7654 32",
-                "body": "See card 4111 1111 1111 1111; write to ana.garcia@example.com",
+                "body": "To: Finance (finance-desk@company.example)\nSee card "
+                "4111 1111 1111 1111; write to ana.garcia@example.com",
             },
         },  # fmt: skip
         "customer_message": {"subject": "Your refund", "body": "We will call +44 7700 900123."},
@@ -172,7 +173,9 @@ def test_feedback_comment_and_edited_drafts_are_stored_masked(masked_client: Tes
     assert feedback.handoffs == {
         "finance": {
             "subject": "Refund to [iban*********************]",
-            "body": "See card [card*************]; write to [email***************]",
+            # the catalogue's own address is kept
+            "body": "To: Finance (finance-desk@company.example)\nSee card [card*************]; "
+            "write to [email***************]",
         }
     }
     assert feedback.customer_message == {
