@@ -48,6 +48,7 @@ bench: model
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/reload_latency.py
 	$(BIN)/python bench/metrics_overhead.py
+	$(BIN)/python bench/batch_vs_single.py
 	$(BIN)/python bench/training_scale.py
 	$(BIN)/python bench/baselines.py
 	$(BIN)/python bench/compare_models.py
