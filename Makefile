@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CT     := $(BIN)/complaint-triage
 
-.PHONY: venv install model run browser-deps test lint bench bench-baselines clean
+.PHONY: venv install model run browser-deps bench-deps test lint bench bench-baselines clean
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -34,19 +34,31 @@ browser-deps:
 	  (sudo -n $(APT_INSTALL) || $(APT_INSTALL) || \
 	   ((sudo -n $(APT_UPDATE) || $(APT_UPDATE)) && (sudo -n $(APT_INSTALL) || $(APT_INSTALL))))
 
+# bench/load.py drives the servers with Debian's wrk, installed the same way; without it the
+# benchmark falls back to a slower asyncio client and says so.
+WRK_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
+bench-deps:
+	@command -v wrk >/dev/null || \
+	  (sudo -n $(WRK_INSTALL) || $(WRK_INSTALL) || \
+	   ((sudo -n $(APT_UPDATE) || $(APT_UPDATE)) && (sudo -n $(WRK_INSTALL) || $(WRK_INSTALL))) || \
+	   echo "wrk could not be installed: bench/load.py will use its asyncio client")
+
 test: install browser-deps
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check classifier tests bench
-	$(BIN)/ruff format --check classifier tests bench
+	$(BIN)/ruff check classifier tests bench examples
+	$(BIN)/ruff format --check classifier tests bench examples
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/crm_client.py
 
 # Speed and quality figures, each against a baseline measured in the same run.
-bench: model
+bench: model bench-deps
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/triage_latency.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/reload_latency.py
+	$(BIN)/python bench/privacy_cost.py
 	$(BIN)/python bench/metrics_overhead.py
 	$(BIN)/python bench/batch_vs_single.py
 	$(BIN)/python bench/training_scale.py

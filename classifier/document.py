@@ -32,6 +32,7 @@ def triage_document(result: TriageResult, names: dict[str, str]) -> dict[str, An
             "body": result.customer_message.body,
             "reply_by": result.reply_by.isoformat(),
         },
+        "stored": result.stored,
     }
 
 

@@ -19,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from classifier.catalogue import Catalogue
 from classifier.money import Amount, amounts
+from classifier.redact import find
 from classifier.working_hours import WorkingHours
 
 # The lookahead only says what the pattern can start with, so positions are ruled out at once.
@@ -73,8 +74,15 @@ def references_in(text: str, found: Sequence[Amount] | None = None) -> dict[str,
     def unique(items: list[str]) -> list[str]:
         return list(dict.fromkeys(i.strip() for i in items))[:8]
 
+    references = list(_REFERENCE.finditer(text))
+    if references:  # the digit groups of a phone or card number are no case reference
+        personal = find(text)
+        references = [
+            r for r in references
+            if not any(p.start < r.end() and r.start() < p.end for p in personal)
+        ]  # fmt: skip
     return {
-        "references": unique(_REFERENCE.findall(text)),
+        "references": unique([r.group() for r in references]),
         "amounts": unique([a[1] for a in (amounts(text) if found is None else found)]),
     }
 

@@ -7,14 +7,13 @@ One code path for SQLite (the embedded default, WAL and a busy timeout) and Post
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exists, insert, inspect, select, text
+from sqlalchemy import Engine, exists, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,11 +26,13 @@ from classifier.casework import (
     StoredTriage,
     TrainingExample,
 )
+from classifier.engine import DatabaseBusy, _migration_lock, make_engine
 from classifier.tables import FeedbackRow, HandoffRow, TriageRow
 
 # Callers import the data they exchange with the store from here too.
 __all__ = [
     "Correction",
+    "DatabaseBusy",
     "Feedback",
     "Handoff",
     "IdempotencyConflict",
@@ -82,51 +83,6 @@ def _triage(row: TriageRow) -> StoredTriage:
     )  # fmt: skip
 
 
-def normalise_url(url: str) -> str:
-    """`postgresql://` means psycopg 3 here, the driver this package installs."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
-
-
-def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and enforced foreign keys."""
-    url = normalise_url(url)
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection: Any, _record: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: commits survive a crash
-        cursor.close()
-
-    return engine
-
-
-@contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    """An exclusive lock file beside a SQLite database file (PostgreSQL locks in SQL)."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:":
-        yield
-        return
-    with open(f"{database}.migrate-lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 class Store:
     """Queries and updates on one database. Every method is one transaction."""
 
@@ -134,9 +90,10 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Connect to `url` and bring its schema up to date."""
-        store = cls(make_engine(url))
+    def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 2.0) -> Store:
+        """Connect to `url` and bring its schema up to date. A SQLite write waits up to
+        `busy_timeout` seconds for another writer's lock, then raises DatabaseBusy."""
+        store = cls(make_engine(url, busy_timeout_ms=round(busy_timeout * 1000)))
         if migrate:
             store.migrate()
         return store

@@ -1,4 +1,5 @@
-"""The database tables (SQLAlchemy 2 ORM). Only `store` and the migrations use them."""
+"""The database tables (SQLAlchemy 2 ORM); only `store`, `retention` and the migrations
+use them."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ The API, the web page, the CLI and batch jobs call this, never the model directl
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,14 +19,17 @@ from classifier.document import triage_document
 from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, HandoffDraft
 from classifier.evidence import Passage, Span, find_evidence, summary
 from classifier.language import detect_language
+from classifier.masking import StoredMasking, own_values
 from classifier.model import FeatureRow
 from classifier.policy import EscalationDecision, EscalationPolicy
+from classifier.redact import Redactor
 from classifier.registry import LoadedModel
 from classifier.settings import Settings
-from classifier.store import NewHandoff, NewTriage, Store
+from classifier.store import Correction, DatabaseBusy, NewHandoff, NewTriage, Store
 from classifier.working_hours import WorkingHours
 
 ESCALATE = "escalate"
+log = logging.getLogger(__name__)
 
 
 class ModelNotReady(RuntimeError):
@@ -79,6 +84,9 @@ class TriageResult:
     customer_message: Draft
     reply_by: datetime
     handoff_ids: tuple[str, ...] = ()  # one per handoff: how the store and the API name it
+    # False when the database stayed locked: the triage is returned all the same, but its
+    # id names no stored record (no feedback, handoff confirmation or lookup by id).
+    stored: bool = True
 
 
 class TriageService:
@@ -93,6 +101,7 @@ class TriageService:
         clock: Callable[[], datetime],
         review_min_words: int = 3,
         store: Store | None = None,
+        masking: StoredMasking | None = None,
     ) -> None:
         self.holder = holder
         self.catalogue = catalogue
@@ -102,6 +111,7 @@ class TriageService:
         self.review_min_words = review_min_words
         self.clock = clock
         self.store = store
+        self.masking = masking  # None: stored as written (mask_stored_text off)
         # Called with every finished triage (the server's metrics count them here).
         self.listeners: list[Callable[[TriageResult], None]] = []
 
@@ -214,7 +224,7 @@ class TriageService:
         classification, passage = self._classify_one(text, context)
         result = self._drafted(text, context, classification, passage)
         if self.store is not None:
-            self._save(result, text, context)
+            (result,) = self._stored([result], [self._new_triage(result, text, context)])
         for listener in self.listeners:
             listener(result)
         return result
@@ -232,11 +242,12 @@ class TriageService:
             )
         ]
         if self.store is not None and results:
-            self.store.save_triages(
+            results = self._stored(
+                results,
                 [
                     self._new_triage(result, text, context)
                     for result, text, context in zip(results, texts, contexts, strict=True)
-                ]
+                ],
             )
         for result in results:
             for listener in self.listeners:
@@ -292,40 +303,49 @@ class TriageService:
     def names(self) -> dict[str, str]:
         return {d: self.catalogue.name(d) for d in self.catalogue.ids}
 
-    def _save(self, result: TriageResult, text: str, context: CaseContext) -> None:
+    def _stored(self, results: list[TriageResult], triages: list[NewTriage]) -> list[TriageResult]:
+        """Store `triages` in one transaction. A locked database must not stop complaints
+        being triaged: the caller then gets the results all the same, marked not stored."""
         assert self.store is not None
-        self.store.save_triage(
-            triage_id=result.triage_id,
-            case_ref=result.case_ref,
-            created=result.created,
-            model_version=result.classification.model_version,
-            text=text,
-            context=context.model_dump(mode="json"),
-            result=triage_document(result, self.names()),
-            escalate=result.classification.escalation.escalate,
-            needs_review=result.classification.needs_review,
-            handoffs=[
-                NewHandoff(i, h.department, h.subject, h.body, h.due)
-                for i, h in zip(result.handoff_ids, result.handoffs, strict=True)
-            ],
-        )
+        try:
+            self.store.save_triages(triages)
+        except DatabaseBusy as exc:
+            log.warning("%d triage(s) not stored: database busy: %s", len(results), exc.orig)
+            return [dataclasses.replace(r, stored=False) for r in results]
+        return results
 
     def _new_triage(self, result: TriageResult, text: str, context: CaseContext) -> NewTriage:
+        details = context.model_dump(mode="json")
+        document = triage_document(result, self.names())
+        handoffs = [
+            NewHandoff(i, h.department, h.subject, h.body, h.due)
+            for i, h in zip(result.handoff_ids, result.handoffs, strict=True)
+        ]
+        if self.masking is not None:  # the caller's response keeps what it sent
+            masked = self.masking.triage(text, details, document, handoffs)
+            text, details, document, handoffs = (
+                masked.text, masked.context, masked.document, masked.handoffs
+            )  # fmt: skip
         return NewTriage(
             triage_id=result.triage_id,
             case_ref=result.case_ref,
             created=result.created,
             model_version=result.classification.model_version,
             text=text,
-            context=context.model_dump(mode="json"),
-            result=triage_document(result, self.names()),
+            context=details,
+            result=document,
             escalate=result.classification.escalation.escalate,
             needs_review=result.classification.needs_review,
-            handoffs=tuple(
-                NewHandoff(i, h.department, h.subject, h.body, h.due)
-                for i, h in zip(result.handoff_ids, result.handoffs, strict=True)
-            ),
+            handoffs=tuple(handoffs),
         )
+
+    def storable(self, correction: Correction) -> Correction:
+        """An agent's correction as it may be stored (masked unless mask_stored_text is off)."""
+        return correction if self.masking is None else self.masking.correction(correction)
+
+    def storable_text(self, value: str | None) -> str | None:
+        """Free text about a triage (an edited handoff, a note) as it may be stored."""
+        return value if self.masking is None else self.masking.text(value)
 
 
 def build_service(
@@ -348,4 +368,9 @@ def build_service(
         review_min_words=settings.review_min_words,
         clock=lambda: datetime.now(zone),
         store=store,
+        masking=(
+            StoredMasking(Redactor(own_values(catalogue, settings.templates_dir)))
+            if settings.mask_stored_text
+            else None
+        ),
     )

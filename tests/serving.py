@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +41,8 @@ def environment(
         CT_MODELS_DIR=str(models_dir),
         CT_DATABASE_URL=f"sqlite:///{directory / 'triage.db'}",
         CT_RELOAD_INTERVAL=str(reload_interval),
+        # Tests send bursts from one address; the rate limit has its own tests.
+        CT_RATE_LIMIT="100000/second",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -55,6 +58,41 @@ class Server:
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
+    def wait_for_output(self, text: str, count: int = 1, seconds: float = 30) -> None:
+        """Until `text` has appeared `count` times in the server's output."""
+        deadline = time.monotonic() + seconds
+        while self.output().count(text) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{text!r} not {count} times within {seconds} s:\n{self.output()}")
+            time.sleep(0.05)
+
+    def workers(self) -> list[int]:
+        """The pids of uvicorn's worker processes (children of the server process)."""
+        return worker_pids(self.process.pid)
+
+
+def worker_pids(parent: int) -> list[int]:
+    """Children of `parent` started by multiprocessing's spawn (uvicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # exited meanwhile
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of `pid`, in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
 
 @contextmanager
 def running_server(
@@ -64,20 +102,25 @@ def running_server(
     ready: bool = True,
     reload_interval: float = RELOAD_INTERVAL,
     host: str = "127.0.0.1",
+    workers: int = 1,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """`complaint-triage serve` on a free port, following the champion every
-    `reload_interval` seconds (0: on SIGHUP only). Waits for /readyz 200 (or only /livez
-    when `ready` is False); always stopped on the way out."""
+    `reload_interval` seconds (0: on SIGHUP only), with `workers` processes and `env` added
+    to its environment. Waits for /readyz 200 (or only /livez when `ready` is False); always
+    stopped on the way out, workers included: it runs in a process group of its own."""
     port = free_port()
     log = directory / f"server-{port}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [*cli(), "serve", "--host", host, "--port", str(port)],
-            env=environment(directory, models_dir, reload_interval),
+            [*cli(), "serve", "--host", host, "--port", str(port),
+             "--workers", str(workers)],
+            env={**environment(directory, models_dir, reload_interval), **(env or {})},
             cwd=directory,
             stdout=output,
             stderr=subprocess.STDOUT,
-        )
+            start_new_session=True,
+        )  # fmt: skip
     server = Server(f"http://127.0.0.1:{port}", models_dir, log, process)
     path = "/readyz" if ready else "/livez"
     try:
@@ -104,3 +147,8 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # Workers left behind by a killed server process still hold the port.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

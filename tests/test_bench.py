@@ -121,3 +121,33 @@ def test_reload_latency_times_calls_with_and_without_a_model_loading(
         calls, median, p99, most = rows[name]
         assert int(calls) > 0 and 0 < float(median) <= float(p99) <= float(most)
     assert out.splitlines()[-1].startswith("p99 while loading vs baseline: ")
+
+
+def test_load_prints_the_triage_server_beside_the_bare_and_naive_ones(
+    tmp_path: Path, tiny_records: list[Record], models_dir_with_champion: tuple[Path, str]
+) -> None:
+    models_dir, _ = models_dir_with_champion
+    train = write(tmp_path / "train.jsonl", tiny_records[:120])
+    out = run_bench(
+        "load.py", "--duration", "1", "--warmup", "0", "--connections", "4", "--workers", "1",
+        "--models-dir", str(models_dir), "--data", str(train),
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert "load generator: wrk" in lines[0] or "load generator: asyncio" in lines[0]
+    header = next(i for i, line in enumerate(lines) if line.startswith("server "))
+    assert lines[header].split() == [
+        "server", "workers", "connections", "req/s", "p50", "ms", "p99", "ms", "errors", "not",
+        "stored", "server", "CPU", "ms/req",
+    ]  # fmt: skip
+    rows = {line[:24].strip(): line[24:].split() for line in lines[header + 1 : header + 4]}
+    assert list(rows) == ["bare FastAPI endpoint", "naive predict_proba", "complaint-triage"]
+    for workers, connections, rate, p50, p99, errors, unstored, cpu in rows.values():
+        assert (workers, connections) == ("1", "4")
+        assert float(rate.replace(",", "")) > 0 and 0 < float(p50) <= float(p99)
+        assert int(errors) >= 0 and int(unstored) >= 0 and float(cpu) > 0
+    assert rows["complaint-triage"][5:7] == ["0", "0"]  # no errors, every triage stored
+    share = next(line for line in lines if line.startswith("triage / bare: "))
+    assert share.endswith("% of the requests per second")
+    verdicts = [line.rsplit(": ", 1)[1] for line in lines if line.startswith("target: ")]
+    assert len(verdicts) == 2 and set(verdicts) <= {"PASS", "FAIL"}
+    assert lines[-1] == "no errors and every triage stored: PASS"

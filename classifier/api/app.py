@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from classifier import __version__
-from classifier.api import batch, feedback, handoffs, health, keys, metrics, models, triage
+from classifier.api import batch, cases, feedback, handoffs, health, keys, metrics, models, triage
 from classifier.api.auth import Gate, Throttle
-from classifier.api.errors import BodyLimitMiddleware, install_error_handlers
+from classifier.api.errors import BodyLimitMiddleware, NulRefusalMiddleware, install_error_handlers
 from classifier.api.metrics import Metrics, MetricsMiddleware
+from classifier.api.openapi import document_problems
+from classifier.api.request_id import RequestIdApp
 from classifier.catalogue import load_catalogue
 from classifier.keys import KeyRing
 from classifier.registry import LoadedModel
@@ -22,6 +24,7 @@ from classifier.reloader import ChampionReloader
 from classifier.settings import Settings, get_settings
 from classifier.store import Store
 from classifier.triage import ModelHolder, build_service
+from classifier.web import access as web_access
 from classifier.web import router as web_router
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalogue = load_catalogue(settings.catalogue)
         holder = ModelHolder(model)
-        store = Store.open(settings.database_url)
+        store = Store.open(settings.database_url, busy_timeout=settings.database_busy_timeout)
         reloader = ChampionReloader(settings.models_dir, catalogue.ids, holder)
         app.state.settings = settings
         app.state.holder = holder
@@ -64,7 +67,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
                 await following
         store.close()
 
-    app = FastAPI(
+    app = RequestIdApp(  # FastAPI with X-Request-ID and the access line outermost
         title="complaint-triage",
         version=__version__,
         summary="Departments, escalation and drafted handoffs for customer complaints.",
@@ -75,10 +78,13 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
         limit=settings.max_body_bytes,
         paths={"/v1/triage/batch": settings.max_batch_body_bytes},
     )
+    app.add_middleware(NulRefusalMiddleware)
     # Added last, so it is outermost: it also times and counts the 413s answered above.
     app.state.metrics = Metrics(lambda: _serving_version(app))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
+    web_access.install(app)
+    document_problems(app)
     app.include_router(triage.router)
     app.include_router(batch.router)
     app.include_router(feedback.router)
@@ -86,6 +92,7 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     app.include_router(models.router)
     app.include_router(keys.router)
     app.include_router(health.router)
+    app.include_router(cases.router)
     app.include_router(metrics.router)
     app.include_router(web_router)
     return app

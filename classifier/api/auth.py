@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -118,8 +118,7 @@ class Gate:
     keys: KeyRing
     throttle: Throttle
 
-    def admit(self, request: Request, scope: Scope | None) -> Caller:
-        presented = presented_key(request)
+    def admit(self, request: Request, scope: Scope | None, presented: str | None) -> Caller:
         if presented is None:
             if keys_required(self.settings, request):
                 raise Unauthorized(
@@ -142,12 +141,14 @@ class Gate:
         return Caller(key.id, key.name, frozenset(key.scopes))
 
 
-def require(scope: Scope | None) -> Callable[[Request], Caller]:
+def require(scope: Scope | None) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency admitting a request with a key holding `scope` (None: any valid key)."""
 
-    def check(request: Request) -> Caller:
+    # async, though it blocks briefly on a key cache miss: a sync dependency would cost every
+    # request a trip through the thread pool, and hits are served from memory.
+    async def check(request: Request) -> Caller:
         gate: Gate = request.app.state.gate
-        caller = gate.admit(request, scope)
+        caller = gate.admit(request, scope, presented_key(request))
         request.state.caller = caller
         return caller
 

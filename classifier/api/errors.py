@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from classifier.api.auth import Forbidden, RateLimited, Unauthorized
 from classifier.api.deps import not_ready_reason
-from classifier.store import IdempotencyConflict, NotFound
+from classifier.store import DatabaseBusy, IdempotencyConflict, NotFound
 from classifier.triage import ModelNotReady
 
 PROBLEM_JSON = "application/problem+json"
@@ -35,6 +36,11 @@ _TITLES = {
 }
 
 
+def title(status: int) -> str:
+    """The problem title for an HTTP status."""
+    return _TITLES.get(status, "Error")
+
+
 def problem(
     status: int,
     detail: str,
@@ -45,7 +51,7 @@ def problem(
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": _TITLES.get(status, "Error"),
+        "title": title(status),
         "status": status,
         "detail": detail,
     }
@@ -62,12 +68,24 @@ def _field(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        position = error.get("loc", ("body", "?"))[-1]
+        return f"not valid JSON: {error.get('ctx', {}).get('error')} at character {position}"
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(e.get("loc") == ("body",) and isinstance(e.get("input"), bytes) for e in exc.errors()):
+        # FastAPI left the body unparsed: its Content-Type does not say JSON.
+        got = request.headers.get("content-type") or "none"
+        detail = f"the body must be JSON sent with Content-Type: application/json (got {got})"
+        return problem(415, detail, instance=request.url.path)
     errors = [
         {
-            "field": _field(e.get("loc", ())),
-            "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+            "field": "body" if e.get("type") == "json_invalid" else _field(e.get("loc", ())),
+            "message": _message(e),
         }
         for e in exc.errors()
     ]
@@ -75,9 +93,27 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, detail, instance=request.url.path, errors=errors)
 
 
+def _unreadable(cause: BaseException | None) -> str:
+    """Why a body could not be parsed at all, in words a client can act on."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"the body is not valid {cause.encoding} (byte 0x{cause.object[cause.start]:02x} at "
+            f"position {cause.start}); send JSON encoded as UTF-8"
+        )
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply to be read"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        limit = sys.get_int_max_str_digits()
+        return f"a number in the JSON body has more than {limit} digits"
+    return f"the body could not be read as JSON ({type(cause).__name__})"
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, str(exc.detail), instance=request.url.path)
+    detail = str(exc.detail)
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = _unreadable(exc.__cause__)  # FastAPI's words say nothing of why
+    return problem(exc.status_code, detail, instance=request.url.path)
 
 
 async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
@@ -108,6 +144,16 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database busy on %s: %s", request.url.path, getattr(exc, "orig", exc))
+    return problem(
+        503,
+        "the database is busy (another writer holds its lock); nothing was stored, "
+        "send the same request again after Retry-After seconds",
+        instance=request.url.path,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
     return problem(
@@ -124,7 +170,28 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Unauthorized, _unauthorized)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(DatabaseBusy, _busy)
     app.add_exception_handler(Exception, _unexpected)
+
+
+class NulRefusalMiddleware:
+    """400 for a URL holding the NUL character (%00): no id, case reference or filter holds
+    one, and PostgreSQL cannot even compare a string that does (it would be a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
+        ):
+            detail = "the URL must not contain the NUL character (%00)"
+            await problem(400, detail, instance=scope.get("path", "").replace("\x00", "%00"))(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

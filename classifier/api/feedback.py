@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Response
 
 from classifier.api.auth import GUARDED, require
-from classifier.api.deps import StoreDep
+from classifier.api.deps import ServiceDep, StoreDep
 from classifier.api.schemas import FeedbackIn, FeedbackOut
 
 router = APIRouter(
@@ -22,13 +22,15 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     "/feedback",
     response_model=FeedbackOut,
     status_code=201,
-    responses={200: {"description": "The same key and body came before: the first result."},
+    responses={200: {"model": FeedbackOut,
+                     "description": "The same key and body came before: the first result."},
                404: _PROBLEM, 409: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM},
 )  # fmt: skip
 def feedback(
     body: FeedbackIn,
     response: Response,
     store: StoreDep,
+    service: ServiceDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -41,7 +43,7 @@ def feedback(
     """Store the agent's corrected departments and escalation (and edited drafts) for a
     triage. Corrections become training data with `complaint-triage train
     --include-feedback`."""
-    correction = body.correction()
+    correction = service.storable(body.correction())
     stored, created = store.add_feedback(
         body.triage_id, correction, now=datetime.now(UTC), key=idempotency_key
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from classifier.api.auth import GUARDED, require
-from classifier.api.deps import StoreDep
+from classifier.api.deps import ServiceDep, StoreDep
 from classifier.api.schemas import AckIn, HandoffState, SentIn
 
 router = APIRouter(
@@ -41,26 +41,32 @@ def list_handoffs(
 
 
 @router.post("/{handoff_id}/sent", response_model=HandoffState, responses={404: _PROBLEM})
-def mark_sent(handoff_id: str, body: SentIn, store: StoreDep) -> HandoffState:
+def mark_sent(handoff_id: str, body: SentIn, store: StoreDep, service: ServiceDep) -> HandoffState:
     """Record that the note went to the department (with the agent's edits, if any)."""
     now = datetime.now(UTC)
-    handoff = store.mark_sent(handoff_id, by=body.by, now=now, subject=body.subject,
-                              body=body.body)  # fmt: skip
+    handoff = store.mark_sent(handoff_id, by=body.by, now=now,
+                              subject=service.storable_text(body.subject),
+                              body=service.storable_text(body.body))  # fmt: skip
     return HandoffState.of(handoff, now)
 
 
 @router.post(
     "/{handoff_id}/ack",
     response_model=HandoffState,
-    responses={200: {"description": "Acknowledged before: the first acknowledgement."},
+    responses={200: {"model": HandoffState,
+                     "description": "Acknowledged before: the first acknowledgement."},
                404: _PROBLEM, 422: _PROBLEM},
     status_code=201,
 )  # fmt: skip
-def acknowledge(handoff_id: str, body: AckIn, store: StoreDep, response: Response) -> HandoffState:
+def acknowledge(
+    handoff_id: str, body: AckIn, store: StoreDep, service: ServiceDep, response: Response
+) -> HandoffState:
     """The department confirms it received and understood the handoff. Idempotent: again
     returns the first acknowledgement, unchanged."""
     now = datetime.now(UTC)
-    handoff, created = store.acknowledge(handoff_id, by=body.by, now=now, note=body.note)
+    handoff, created = store.acknowledge(
+        handoff_id, by=body.by, now=now, note=service.storable_text(body.note)
+    )
     if not created:
         response.status_code = 200
     return HandoffState.of(handoff, now)

@@ -22,7 +22,7 @@ def livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses={503: {"description": "Not ready: why."}})
 def readyz(request: Request, holder: HolderDep, store: StoreDep) -> dict[str, Any] | JSONResponse:
     """Ready when a verified model is loaded and the store answers; 503 with why otherwise."""
     loaded = holder.current

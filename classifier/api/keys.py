@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from classifier.api.auth import GUARDED, require
+from classifier.case import InputModel
 from classifier.keys import ApiKey, KeyProblem, KeyRing
 from classifier.store import NotFound
 
@@ -19,7 +20,7 @@ router = APIRouter(
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
-class KeyIn(BaseModel):
+class KeyIn(InputModel):
     name: str = Field(min_length=1, max_length=120, examples=["crm"])
     scopes: list[Literal["triage", "feedback", "admin"]] = Field(min_length=1)
 

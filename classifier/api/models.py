@@ -15,7 +15,11 @@ router = APIRouter(
 )
 
 
-@router.get("/model", response_model=ModelInfo)
+@router.get(
+    "/model",
+    response_model=ModelInfo,
+    responses={503: {"description": "No verified model is loaded yet."}},
+)
 def serving_model(request: Request, holder: HolderDep) -> ModelInfo:
     """Version, thresholds, data fingerprints and test metrics of the serving model, and the
     champion on disk if it was refused."""

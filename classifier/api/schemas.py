@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from classifier.case import CaseContext, Money
+from classifier.case import CaseContext, InputModel, Money
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.document import triage_document
 from classifier.store import Correction, Feedback, Handoff, StoredTriage
@@ -15,7 +15,7 @@ from classifier.triage import TriageResult
 MAX_TEXT_CHARS = 20_000
 
 
-class Customer(BaseModel):
+class Customer(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=120)
@@ -24,7 +24,7 @@ class Customer(BaseModel):
     language: str | None = Field(None, max_length=16)
 
 
-class TriageRequest(BaseModel):
+class TriageRequest(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(max_length=MAX_TEXT_CHARS, description="The complaint as written.")
@@ -111,6 +111,13 @@ class TriageResponse(BaseModel):
     summary: str
     handoffs: list[HandoffOut]
     customer_message: MessageOut
+    stored: bool = Field(
+        True,
+        description="False when the database stayed locked past the busy timeout: the triage "
+        "is valid but was not stored, so its triage_id and handoff ids cannot be used for "
+        "feedback, acknowledgements or GET /v1/triages/{id}; triage the complaint again to "
+        "store it.",
+    )
 
     @classmethod
     def from_result(cls, result: TriageResult, names: dict[str, str]) -> TriageResponse:
@@ -130,7 +137,7 @@ class ModelInfo(BaseModel):
     )
 
 
-class EditedDraft(BaseModel):
+class EditedDraft(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     subject: str = Field(max_length=500)
@@ -146,7 +153,7 @@ def _known_departments(value: list[str]) -> list[str]:
     return value
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     triage_id: str = Field(max_length=36)
@@ -235,7 +242,7 @@ class HandoffState(BaseModel):
         return cls(**fields, overdue=handoff.overdue(now))
 
 
-class SentIn(BaseModel):
+class SentIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     by: str = Field("agent", min_length=1, max_length=120)
@@ -243,7 +250,7 @@ class SentIn(BaseModel):
     body: str | None = Field(None, max_length=MAX_TEXT_CHARS)
 
 
-class AckIn(BaseModel):
+class AckIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     by: str = Field(min_length=1, max_length=120, description="Who in the department confirms.")
@@ -266,3 +273,12 @@ class StoredTriageOut(BaseModel):
             handoffs=[HandoffState.of(h, now) for h in stored.handoffs],
             feedback=[FeedbackOut.of(f) for f in stored.feedback],
         )
+
+
+class ErasureOut(BaseModel):
+    case_ref: str
+    dry_run: bool = Field(description="True: nothing was removed, the counts say what would be.")
+    triages: int = Field(description="Triages removed, with their handoffs and feedback.")
+    handoffs: int
+    feedback: int = Field(description="Corrections removed, edited drafts included.")
+    triage_ids: list[str]

@@ -18,6 +18,7 @@ from classifier.cli.data import data_app, import_records
 from classifier.cli.feedback import feedback_app
 from classifier.cli.keys import keys_app
 from classifier.cli.models import models_app, promote, retrain, rollback
+from classifier.cli.retention import erase_command, purge_command
 from classifier.cli.scoring import score_batch
 from classifier.cli.serving import metrics_directory
 from classifier.cli.training import settings_for, test_summary, train_version, usable_champion
@@ -54,6 +55,8 @@ def serve(
     """Serve the HTTP API and the web page (http://127.0.0.1:8000 by default)."""
     import uvicorn
 
+    from classifier.logs import log_config
+
     settings = get_settings()
     host = host or settings.host
     # The workers read their settings from the environment: they must know the address they
@@ -67,6 +70,8 @@ def serve(
             host=host,
             port=port or settings.port,
             workers=workers,
+            log_config=log_config(settings),  # every worker logs through it
+            access_log=False,  # the request-id middleware writes the access line
         )
 
 
@@ -240,4 +245,6 @@ app.command()(promote)
 app.command()(rollback)
 app.command()(retrain)
 app.command("import")(import_records)
+app.command("purge")(purge_command)
+app.command("erase")(erase_command)
 app.command("score-batch")(score_batch)

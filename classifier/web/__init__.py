@@ -12,11 +12,12 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from classifier.web import handoffs, triages, workspace
+from classifier.web import access, handoffs, triages, workspace
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
+router.include_router(access.router)
 router.include_router(workspace.router)
 router.include_router(triages.router)
 router.include_router(handoffs.router)

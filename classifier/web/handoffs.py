@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from classifier.api.deps import ServiceDep, StoreDep
 from classifier.api.schemas import AckIn, SentIn
 from classifier.store import Handoff, NotFound, Store
+from classifier.web.access import page_access
 from classifier.web.forms import DEFAULT_AUTHOR, messages_of
 from classifier.web.pages import from_htmx, pages
 from classifier.web.triages import not_found
 from classifier.web.view import HandoffView
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(page_access("triage"))])
 
 
 def _state(
@@ -58,7 +59,11 @@ def _refused(
     return _state(request, handoff, names, errors=messages_of(exc), status_code=422)
 
 
-@router.post("/handoffs/{handoff_id}/sent", response_class=HTMLResponse)
+@router.post(
+    "/handoffs/{handoff_id}/sent",
+    response_class=HTMLResponse,
+    dependencies=[Depends(page_access("feedback"))],
+)
 def mark_sent(
     request: Request,
     handoff_id: str,
@@ -78,14 +83,19 @@ def mark_sent(
         return _refused(request, store, service.names(), handoff_id, exc)
     try:
         handoff = store.mark_sent(
-            handoff_id, by=sent.by, now=datetime.now(UTC), subject=sent.subject, body=sent.body
-        )
+            handoff_id, by=sent.by, now=datetime.now(UTC),
+            subject=service.storable_text(sent.subject), body=service.storable_text(sent.body),
+        )  # fmt: skip
     except NotFound:
         return not_found(request, f"There is no handoff with id {handoff_id}.")
     return _state(request, handoff, service.names(), message="Marked as sent.")
 
 
-@router.post("/handoffs/{handoff_id}/ack", response_class=HTMLResponse)
+@router.post(
+    "/handoffs/{handoff_id}/ack",
+    response_class=HTMLResponse,
+    dependencies=[Depends(page_access("feedback"))],
+)
 def acknowledge(
     request: Request,
     handoff_id: str,
@@ -100,7 +110,7 @@ def acknowledge(
         return _refused(request, store, service.names(), handoff_id, exc)
     try:
         handoff, created = store.acknowledge(handoff_id, by=ack.by, now=datetime.now(UTC),
-                                             note=ack.note)  # fmt: skip
+                                             note=service.storable_text(ack.note))  # fmt: skip
     except NotFound:
         return not_found(request, f"There is no handoff with id {handoff_id}.")
     message = "Acknowledgement recorded." if created else "It was acknowledged before."

@@ -6,16 +6,17 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from classifier.api.deps import ServiceDep, StoreDep
 from classifier.store import IdempotencyConflict, NotFound
+from classifier.web.access import page_access
 from classifier.web.forms import CorrectionForm, FormError, TriageFilters, new_key
 from classifier.web.pages import from_htmx, pages
 from classifier.web.view import Listing, TriageView
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(page_access("triage"))])
 PAGE_SIZE = 50
 
 
@@ -75,7 +76,11 @@ def triage_page(
     return _triage_page(request, view, CorrectionForm(departments, escalate, saved=just_saved))
 
 
-@router.post("/triages/{triage_id}/feedback", response_class=HTMLResponse)
+@router.post(
+    "/triages/{triage_id}/feedback",
+    response_class=HTMLResponse,
+    dependencies=[Depends(page_access("feedback"))],
+)
 def save_correction(
     request: Request,
     triage_id: str,
@@ -95,7 +100,7 @@ def save_correction(
         return not_found(request, f"There is no triage with id {triage_id}.")
     try:
         feedback, created = store.add_feedback(
-            triage_id, form.correction(triage_id), now=now, key=form.key
+            triage_id, service.storable(form.correction(triage_id)), now=now, key=form.key
         )
     except FormError as exc:
         return _triage_page(request, view, dataclasses.replace(form, errors=exc.messages), 422)

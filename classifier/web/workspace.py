@@ -6,16 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
 from classifier.api.deps import ServiceDep, StoreDep, not_ready_reason
 from classifier.triage import ModelNotReady
+from classifier.web.access import page_access
 from classifier.web.forms import TIERS, CorrectionForm, FormError, TriageForm
 from classifier.web.pages import from_htmx, pages
 from classifier.web.view import TriageView
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(page_access("triage"))])
 
 
 def _page(
@@ -64,5 +65,9 @@ def triage(
     except ModelNotReady as exc:
         reason = not_ready_reason(request) or str(exc)
         return _page(request, form, errors=[f"No model is ready: {reason}"], status_code=503)
+    if not result.stored:
+        # The page shows stored triages only, and this one could not be stored.
+        busy = "The database is busy, so the triage could not be saved. Send it again shortly."
+        return _page(request, form, errors=[busy], status_code=503)
     view = TriageView.of(store.triage(result.triage_id), service.names(), datetime.now(UTC))
     return _page(request, form, view=view)
