@@ -279,7 +279,9 @@ def main() -> None:
         models = private_models(args.models_dir or settings.models_dir, work / "models")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
         database = args.database_url or f"sqlite:///{work / 'load.db'}"
-        env.update(CT_MODELS_DIR=str(models), CT_DATABASE_URL=database)
+        # One client at full speed: the default per-client rate limit would answer 429.
+        env.update(CT_MODELS_DIR=str(models), CT_DATABASE_URL=database,
+                   CT_RATE_LIMIT="1000000/second")  # fmt: skip
         uvicorn = [
             sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "--factory",
             "--host", "127.0.0.1", "--port", "{port}", "--workers", str(args.workers),

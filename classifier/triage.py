@@ -310,7 +310,8 @@ class TriageService:
         try:
             self.store.save_triages(triages)
         except DatabaseBusy as exc:
-            log.warning("%d triage(s) not stored: database busy: %s", len(results), exc.orig)
+            ids = ", ".join(r.triage_id for r in results)
+            log.warning("triage %s not stored: database busy: %s", ids, exc.orig)
             return [dataclasses.replace(r, stored=False) for r in results]
         return results
 
