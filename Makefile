@@ -60,6 +60,7 @@ bench: model bench-deps
 	$(BIN)/python bench/reload_latency.py
 	$(BIN)/python bench/privacy_cost.py
 	$(BIN)/python bench/metrics_overhead.py
+	$(BIN)/python bench/batch_vs_single.py
 	$(BIN)/python bench/training_scale.py
 	$(BIN)/python bench/baselines.py
 	$(BIN)/python bench/compare_models.py

@@ -3,9 +3,13 @@ Store.save_triages): order, one slot per item, limits, and equality with single 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +22,7 @@ from classifier.api.batch import BatchResponse
 from classifier.case import CaseContext
 from classifier.catalogue import Catalogue
 from classifier.data import load_records
-from classifier.settings import Settings
+from classifier.settings import PROJECT_ROOT, Settings
 from classifier.store import NewHandoff, NewTriage, Store
 from classifier.triage import ModelHolder, TriageResult, build_service
 from tests.test_api import COMPLAINT, assert_problem
@@ -216,3 +220,18 @@ def test_save_triages_stores_all_in_one_transaction_or_none(store: Store) -> Non
     with pytest.raises(IntegrityError):
         store.save_triages(clash)
     assert sorted(t.case_ref for t in store.triages()) == ["B-0", "B-1", "B-2"]
+
+
+@pytest.mark.slow
+def test_the_benchmark_prints_both_timings(models_dir_with_champion: tuple[Path, str]) -> None:
+    env = {**os.environ, "CT_MODELS_DIR": str(models_dir_with_champion[0])}
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "batch_vs_single.py"), "--items", "20",
+         "--rounds", "1"],
+        capture_output=True, text=True, timeout=300, check=True, env=env,
+    )  # fmt: skip
+    header, row = result.stdout.splitlines()
+    assert header.split()[:3] == ["complaints", "one", "batch"]
+    items, batch, single, ratio = row.split()
+    assert items == "20" and 0 < float(batch) and 0 < float(single)
+    assert float(ratio) == pytest.approx(float(single) / float(batch), rel=0.1)  # rounded

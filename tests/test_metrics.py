@@ -4,8 +4,10 @@ parsed back with prometheus_client's own parser."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from classifier.api.app import create_app
 from classifier.api.deps import get_service
 from classifier.api.metrics import UNMATCHED, Metrics
 from classifier.catalogue import Catalogue
+from classifier.cli.serving import metrics_directory, sweep
 from classifier.settings import PROJECT_ROOT, Settings
 from tests.serving import cli, environment, free_port
 from tests.test_api import COMPLAINT
@@ -245,3 +248,30 @@ def test_the_overhead_benchmark_prints_microseconds_for_both_kinds_of_storage() 
     for row in rows:
         bare, metered, added = map(float, row.split()[1:])
         assert 0 < bare < metered and added == pytest.approx(metered - bare, abs=0.11)
+
+
+def test_serve_gives_several_workers_a_private_directory_and_one_worker_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with metrics_directory(1) as none:
+        assert none is None and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    with metrics_directory(2) as directory:
+        assert directory is not None and os.environ["PROMETHEUS_MULTIPROC_DIR"] == directory
+        assert Path(directory).parent == tmp_path
+        assert Path(directory).stat().st_mode & 0o077 == 0
+    assert not Path(directory).exists() and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def test_a_start_removes_directories_left_by_killed_servers(tmp_path: Path) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f"complaint-triage-metrics-{finished.stdout.strip()}-abc"
+    live = tmp_path / f"complaint-triage-metrics-{os.getpid()}-def"
+    other = tmp_path / "complaint-triage-metrics-by-hand"
+    for path in (dead, live, other):
+        path.mkdir()
+        (path / "counter_1.db").write_bytes(b"\0" * 8)
+    assert sweep(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and other.exists()

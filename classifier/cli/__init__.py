@@ -63,7 +63,7 @@ def serve(
     # are bound to, because anything but loopback makes API keys compulsory.
     os.environ["CT_HOST"] = host
     get_settings.cache_clear()
-    with metrics_directory():
+    with metrics_directory(workers):
         uvicorn.run(
             "classifier.api.app:create_app",
             factory=True,
