@@ -7,6 +7,13 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 
+def complaint_text(value: str) -> str:
+    """A complaint must say something: whitespace alone is refused (a pydantic validator)."""
+    if not value.strip():
+        raise ValueError("must contain the complaint, not only whitespace")
+    return value
+
+
 class InputModel(BaseModel):
     """Data from outside. No string in it may hold the NUL character: PostgreSQL cannot
     store one (nor compare with one), and no complaint needs it."""

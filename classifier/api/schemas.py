@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from classifier.case import CaseContext, InputModel, Money
+from classifier.case import CaseContext, InputModel, Money, complaint_text
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.document import triage_document
 from classifier.store import Correction, Feedback, Handoff, StoredTriage
@@ -33,12 +33,7 @@ class TriageRequest(InputModel):
     customer: Customer = Field(default_factory=Customer)
     amount: Money | None = None
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must contain the complaint, not only whitespace")
-        return value
+    _not_blank = field_validator("text")(complaint_text)
 
     def context(self) -> CaseContext:
         return CaseContext(

@@ -26,7 +26,7 @@ from rich.progress import (
 )
 
 from classifier import registry
-from classifier.case import CaseContext, Money
+from classifier.case import CaseContext, Money, complaint_text
 from classifier.catalogue import load_catalogue
 from classifier.cli.console import err, fail
 from classifier.document import classification_document, triage_document
@@ -61,12 +61,7 @@ class ScoreInput(BaseModel):
     amount: float | Money | None = Field(None, description="A number, or {value, currency}.")
     currency: str = Field("EUR", min_length=3, max_length=3)
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must contain the complaint, not only whitespace")
-        return value
+    _not_blank = field_validator("text")(complaint_text)
 
     def context(self) -> CaseContext:
         amount = self.amount
