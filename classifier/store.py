@@ -7,9 +7,8 @@ One code path for SQLite (the embedded default, WAL and a busy timeout) and Post
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from classifier.casework import (
     StoredTriage,
     TrainingExample,
 )
-from classifier.engine import DatabaseBusy, _migration_lock, make_engine
+from classifier.engine import DatabaseBusy, WriteTurns, _migration_lock, make_engine, take_turn
 from classifier.tables import FeedbackRow, HandoffRow, TriageRow
 
 # Callers import the data they exchange with the store from here too.
@@ -87,19 +86,16 @@ def _triage(row: TriageRow) -> StoredTriage:
 class Store:
     """Queries and updates on one database. Every method is one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, busy_timeout: float = 2.0) -> None:
         self.engine = engine
-        # SQLite has one writer at a time, and its busy handler sleeps and polls instead of
-        # waking when the lock frees: dozens of request threads polling at once made the p99
-        # seconds long under load. One transaction per process at a time leaves only the
-        # other worker processes to wait for.
-        self._turn = threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        self.busy_timeout = busy_timeout
+        self._turn = WriteTurns(busy_timeout) if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 2.0) -> Store:
         """Connect to `url` and bring its schema up to date. A SQLite write waits up to
         `busy_timeout` seconds for another writer's lock, then raises DatabaseBusy."""
-        store = cls(make_engine(url, busy_timeout_ms=round(busy_timeout * 1000)))
+        store = cls(make_engine(url, busy_timeout_ms=round(busy_timeout * 1000)), busy_timeout)
         if migrate:
             store.migrate()
         return store
@@ -139,13 +135,17 @@ class Store:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._turn, Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with (
+            take_turn(self._turn),
+            Session(self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A Core transaction, taking this process's turn on SQLite."""
-        with self._turn, self.engine.begin() as connection:
+        with take_turn(self._turn), self.engine.begin() as connection:
             yield connection
 
     # -- triages ---------------------------------------------------------------------------
