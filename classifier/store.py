@@ -163,35 +163,26 @@ class Store:
         needs_review: bool,
         handoffs: Sequence[NewHandoff],
     ) -> StoredTriage:
-        # Core inserts, not the ORM unit of work: this runs on every triage, and the ORM's
-        # flush and read-back cost four times the inserts themselves.
-        triage_row: dict[str, Any] = {
-            "id": triage_id, "case_ref": case_ref, "created": created,
-            "model_version": model_version, "text": text, "context": context, "result": result,
-            "escalate": escalate, "needs_review": needs_review,
-        }  # fmt: skip
-        handoff_rows: list[dict[str, Any]] = [
-            {"id": h.id, "triage_id": triage_id, "position": i, "department": h.department,
-             "subject": h.subject, "body": h.body, "due": h.due, "status": "drafted"}
-            for i, h in enumerate(handoffs)
-        ]  # fmt: skip
-        with self.writing() as connection:
-            connection.execute(insert(TriageRow), triage_row)
-            if handoff_rows:
-                connection.execute(insert(HandoffRow), handoff_rows)
+        """Store one triage (see `save_triages`) and return it as stored."""
+        self.save_triages(
+            [NewTriage(triage_id, case_ref, created, model_version, text, context, result,
+                       escalate, needs_review, tuple(handoffs))]
+        )  # fmt: skip
         return StoredTriage(
             triage_id, case_ref, created, model_version, text, context, result, escalate,
             needs_review,
             tuple(
-                Handoff(h["id"], triage_id, case_ref, h["department"], h["subject"], h["body"],
-                        h["due"], "drafted", None, None, None, None, None)
-                for h in handoff_rows
+                Handoff(h.id, triage_id, case_ref, h.department, h.subject, h.body, h.due,
+                        "drafted", None, None, None, None, None)
+                for h in handoffs
             ),
             (),
         )  # fmt: skip
 
     def save_triages(self, triages: Sequence[NewTriage]) -> None:
-        """Store many triages and their handoffs in one transaction: all of them or none."""
+        """Store many triages and their handoffs in one transaction: all of them or none.
+        Core inserts, not the ORM's unit of work: this runs on every triage, and the ORM's
+        flush and read-back cost four times the inserts themselves."""
         triage_rows = [
             {"id": t.triage_id, "case_ref": t.case_ref, "created": t.created,
              "model_version": t.model_version, "text": t.text, "context": t.context,

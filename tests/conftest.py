@@ -139,6 +139,16 @@ def client(settings: Settings, tiny_loaded: registry.LoadedModel) -> Iterator[Te
 
 
 @pytest.fixture
+def api(
+    settings: Settings, database_url: str, tiny_loaded: registry.LoadedModel
+) -> Iterator[TestClient]:
+    """The app on SQLite and on PostgreSQL (the `database_url` parameters)."""
+    configured = settings.model_copy(update={"database_url": database_url})
+    with TestClient(create_app(configured, model=tiny_loaded)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
 def models_dir_with_champion(tmp_path: Path, tiny_model: TriageModel) -> tuple[Path, str]:
     """A models directory holding one saved version that is champion."""
     models_dir = tmp_path / "models"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,26 +12,16 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from classifier import registry
-from classifier.api.app import create_app
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.cli import app as cli
 from classifier.data import Record, load_records
-from classifier.settings import Settings, get_settings
+from classifier.settings import get_settings
 from classifier.store import Store
 
 COMPLAINT = (
     "You charged my card twice for order 55812 and the blender arrived cracked. "
     "Refund the duplicate payment or I will take you to the small claims court."
 )
-
-
-@pytest.fixture
-def api(
-    settings: Settings, database_url: str, tiny_loaded: registry.LoadedModel
-) -> Iterator[TestClient]:
-    configured = settings.model_copy(update={"database_url": database_url})
-    with TestClient(create_app(configured, model=tiny_loaded)) as test_client:
-        yield test_client
 
 
 def _triage(api: TestClient, text: str = COMPLAINT) -> dict[str, Any]:

@@ -10,9 +10,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from classifier import registry
-from classifier.api.app import create_app
-from classifier.settings import Settings
 from tests.test_api import COMPLAINT, assert_problem
 
 JSON = {"content-type": "application/json"}
@@ -137,15 +134,6 @@ def test_huge_values_within_the_size_limit_are_422(
 ) -> None:
     assert len(body) < 65_536
     assert_problem(client.post("/v1/triage", content=body, headers=JSON), 422, detail)
-
-
-@pytest.fixture
-def api(
-    database_url: str, settings: Settings, tiny_loaded: registry.LoadedModel
-) -> Iterator[TestClient]:
-    configured = settings.model_copy(update={"database_url": database_url})
-    with TestClient(create_app(configured, model=tiny_loaded)) as client:
-        yield client
 
 
 @pytest.mark.parametrize(

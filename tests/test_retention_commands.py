@@ -12,24 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from classifier import registry
-from classifier.api.app import create_app
 from classifier.cli import app as cli_app
-from classifier.settings import Settings, get_settings
+from classifier.settings import get_settings
 from classifier.store import Store
 from tests.test_retention import rows, seed
 
 runner = CliRunner()
 COMPLAINT = "I was charged twice for order 558120 and I want a refund of the second payment."
-
-
-@pytest.fixture
-def api(
-    database_url: str, settings: Settings, tiny_loaded: registry.LoadedModel
-) -> Iterator[TestClient]:
-    configured = settings.model_copy(update={"database_url": database_url})
-    with TestClient(create_app(configured, model=tiny_loaded)) as client:
-        yield client
 
 
 def _triage_with_feedback(client: TestClient, case_ref: str) -> str:
