@@ -369,9 +369,10 @@ def build_service(
         review_min_words=settings.review_min_words,
         clock=lambda: datetime.now(zone),
         store=store,
+        # Only a service that stores needs it: `predict` and `evaluate` skip reading templates.
         masking=(
             StoredMasking(Redactor(own_values(catalogue, settings.templates_dir)))
-            if settings.mask_stored_text
+            if settings.mask_stored_text and store is not None
             else None
         ),
     )

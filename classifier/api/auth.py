@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from fastapi import Request
@@ -57,6 +58,7 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+@lru_cache(maxsize=256)  # asked on every request about the same few addresses
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -66,6 +68,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=256)
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
