@@ -151,8 +151,6 @@ def require(scope: Scope | None) -> Callable[[Request], Awaitable[Caller]]:
     # request a trip through the thread pool, and hits are served from memory.
     async def check(request: Request) -> Caller:
         gate: Gate = request.app.state.gate
-        caller = gate.admit(request, scope, presented_key(request))
-        request.state.caller = caller
-        return caller
+        return gate.admit(request, scope, presented_key(request))
 
     return check
