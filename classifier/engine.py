@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import fcntl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
@@ -79,14 +80,22 @@ def make_engine(url: str, *, busy_timeout_ms: int = 2000) -> Engine:
     return engine
 
 
+def lock_file_beside(engine: Engine, suffix: str) -> Path | None:
+    """`<database file><suffix>` for a SQLite file database; None otherwise."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(f"{database}{suffix}")
+
+
 @contextmanager
 def _migration_lock(engine: Engine) -> Iterator[None]:
     """An exclusive lock file beside a SQLite database file (PostgreSQL locks in SQL)."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:":
+    path = lock_file_beside(engine, ".migrate-lock")
+    if path is None:
         yield
         return
-    with open(f"{database}.migrate-lock", "a+b") as handle:
+    with open(path, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -95,27 +104,78 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 class WriteTurns:
-    """One SQLite transaction at a time in this process. SQLite's busy handler sleeps and
-    polls instead of waking when the lock frees, and dozens of request threads polling at
-    once made the p99 seconds long under load; with turns, only the worker processes wait
-    for each other there. The wait for a turn counts against the same busy timeout, so with
-    the file locked from outside, queued requests give up together, not one after another."""
+    """One SQLite transaction at a time in this process, and across processes on one file.
 
-    def __init__(self, timeout: float) -> None:
+    SQLite's busy handler sleeps and polls (1, 2, 5, 10 ... 100 ms) instead of waking when
+    the lock frees: request threads polling together made the p99 seconds long under load,
+    and two worker processes writing at a high rate made each other wait tens of
+    milliseconds. So writers take turns before SQLite is asked: threads on an RLock, and
+    processes on a lock file beside the database, polled at a fine grain (a killed process's
+    lock is released by the kernel). SQLite's own handler is then left to writers outside the
+    service. The wait for a turn counts against the busy timeout, so with the file locked from
+    outside, queued requests give up together, not one after another."""
+
+    def __init__(self, timeout: float, lock_file: Path | None = None) -> None:
         self.timeout = timeout
         self.lock = threading.RLock()
+        self.lock_file = lock_file
+        self._handle: IO[bytes] | None = None
+        self._depth = 0  # nested turns of the thread holding `lock`
+
+    def _file_lock(self, deadline: float) -> None:
+        if self.lock_file is None:
+            return
+        if self._handle is None:
+            # kept open while the store lives: the lock belongs to this open file
+            self._handle = open(self.lock_file, "a+b")
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _busy(f"another process held the write lock for {self.timeout} s")
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.002)
+
+    def _file_unlock(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+
+def _busy(reason: str) -> DatabaseBusy:
+    return DatabaseBusy(None, None, TimeoutError(reason))
 
 
 @contextmanager
-def take_turn(turns: WriteTurns | None) -> Iterator[None]:
-    """Hold this process's turn to write (nothing to take on PostgreSQL: `turns` is None)."""
+def take_turn(turns: WriteTurns | None, timeout: float | None = None) -> Iterator[None]:
+    """Hold this process's turn to write, and the file's among processes (nothing to take
+    on PostgreSQL: `turns` is None). `timeout` overrides the turns' own."""
     if turns is None:
         yield
         return
-    if not turns.lock.acquire(timeout=turns.timeout):
-        waited = TimeoutError(f"no turn to write within {turns.timeout} s")
-        raise DatabaseBusy(None, None, waited)
+    limit = max(turns.timeout if timeout is None else timeout, 0.0)
+    deadline = time.monotonic() + limit
+    if not turns.lock.acquire(timeout=limit):
+        raise _busy(f"no turn to write within {limit} s")
     try:
-        yield
+        if turns._depth == 0:
+            turns._file_lock(deadline)
+        turns._depth += 1
+        try:
+            yield
+        finally:
+            turns._depth -= 1
+            if turns._depth == 0:
+                turns._file_unlock()
     finally:
         turns.lock.release()

@@ -26,7 +26,14 @@ from classifier.casework import (
     StoredTriage,
     TrainingExample,
 )
-from classifier.engine import DatabaseBusy, WriteTurns, _migration_lock, make_engine, take_turn
+from classifier.engine import (
+    DatabaseBusy,
+    WriteTurns,
+    _migration_lock,
+    lock_file_beside,
+    make_engine,
+    take_turn,
+)
 from classifier.tables import FeedbackRow, HandoffRow, TriageRow
 
 # Callers import the data they exchange with the store from here too.
@@ -83,13 +90,31 @@ def _triage(row: TriageRow) -> StoredTriage:
     )  # fmt: skip
 
 
+def _sqlite_busy_timeout(connection: Connection, seconds: float) -> None:
+    # On the driver's connection: through SQLAlchemy the PRAGMA would open its transaction.
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={max(round(seconds * 1000), 0)}")
+    finally:
+        cursor.close()
+
+
 class Store:
     """Queries and updates on one database. Every method is one transaction."""
 
     def __init__(self, engine: Engine, busy_timeout: float = 2.0) -> None:
         self.engine = engine
         self.busy_timeout = busy_timeout
-        self._turn = WriteTurns(busy_timeout) if engine.dialect.name == "sqlite" else None
+        self._turn = (
+            WriteTurns(busy_timeout, lock_file_beside(engine, ".write-lock"))
+            if engine.dialect.name == "sqlite"
+            else None
+        )
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite: a write is work on a local file, never a wait on a network peer."""
+        return self._turn is not None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 2.0) -> Store:
@@ -132,6 +157,8 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._turn is not None:
+            self._turn.close()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -143,10 +170,18 @@ class Store:
             yield session
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A Core transaction, taking this process's turn on SQLite."""
-        with take_turn(self._turn), self.engine.begin() as connection:
-            yield connection
+    def writing(self, patience: float | None = None) -> Iterator[Connection]:
+        """A Core transaction, taking this process's turn on SQLite. `patience`, in seconds,
+        bounds the wait for the database instead of the busy timeout."""
+        with take_turn(self._turn, patience), self.engine.connect() as connection:
+            if patience is not None and self._turn is not None:
+                _sqlite_busy_timeout(connection, patience)
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if patience is not None and self._turn is not None:
+                    _sqlite_busy_timeout(connection, self.busy_timeout)
 
     # -- triages ---------------------------------------------------------------------------
     def save_triage(
@@ -179,8 +214,9 @@ class Store:
             (),
         )  # fmt: skip
 
-    def save_triages(self, triages: Sequence[NewTriage]) -> None:
+    def save_triages(self, triages: Sequence[NewTriage], *, patience: float | None = None) -> None:
         """Store many triages and their handoffs in one transaction: all of them or none.
+        `patience` bounds the wait for a locked database (see `writing`).
         Core inserts, not the ORM's unit of work: this runs on every triage, and the ORM's
         flush and read-back cost four times the inserts themselves."""
         triage_rows = [
@@ -195,7 +231,7 @@ class Store:
             for t in triages
             for i, h in enumerate(t.handoffs)
         ]  # fmt: skip
-        with self.writing() as connection:
+        with self.writing(patience) as connection:
             if triage_rows:
                 connection.execute(insert(TriageRow), triage_rows)
             if handoff_rows:
