@@ -27,6 +27,7 @@ from classifier.registry import LoadedModel
 from classifier.settings import Settings
 from classifier.store import Correction, DatabaseBusy, NewHandoff, NewTriage, Store
 from classifier.working_hours import WorkingHours
+from classifier.writer import TriageWriter
 
 ESCALATE = "escalate"
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class TriageService:
         review_min_words: int = 3,
         store: Store | None = None,
         masking: StoredMasking | None = None,
+        writer: TriageWriter | None = None,
     ) -> None:
         self.holder = holder
         self.catalogue = catalogue
@@ -112,6 +114,7 @@ class TriageService:
         self.clock = clock
         self.store = store
         self.masking = masking  # None: stored as written (mask_stored_text off)
+        self.writer = writer  # stores for `triage_async`; its store is `store`
         # Called with every finished triage (the server's metrics count them here).
         self.listeners: list[Callable[[TriageResult], None]] = []
 
@@ -225,9 +228,30 @@ class TriageService:
         result = self._drafted(text, context, classification, passage)
         if self.store is not None:
             (result,) = self._stored([result], [self._new_triage(result, text, context)])
-        for listener in self.listeners:
-            listener(result)
+        self._finished([result])
         return result
+
+    async def triage_async(self, text: str, context: CaseContext) -> TriageResult:
+        """`triage` for an event loop. The model and the drafts run inline: a millisecond or
+        two of CPU costs less than the hops to a thread and back, and under load requests
+        then take the CPU in turn instead of contending for it. The write is handed to the
+        writer and awaited; the loop never waits for the database."""
+        classification, passage = self._classify_one(text, context)
+        result = self._drafted(text, context, classification, passage)
+        if self.writer is not None:
+            try:
+                await self.writer.save([self._new_triage(result, text, context)])
+            except DatabaseBusy as exc:
+                (result,) = self._not_stored([result], exc)
+        elif self.store is not None:
+            (result,) = self._stored([result], [self._new_triage(result, text, context)])
+        self._finished([result])
+        return result
+
+    def _finished(self, results: list[TriageResult]) -> None:
+        for result in results:
+            for listener in self.listeners:
+                listener(result)
 
     def triage_many(
         self, texts: Sequence[str], contexts: Sequence[CaseContext]
@@ -249,9 +273,7 @@ class TriageService:
                     for result, text, context in zip(results, texts, contexts, strict=True)
                 ],
             )
-        for result in results:
-            for listener in self.listeners:
-                listener(result)
+        self._finished(results)
         return results
 
     def _drafted(
@@ -310,10 +332,14 @@ class TriageService:
         try:
             self.store.save_triages(triages)
         except DatabaseBusy as exc:
-            ids = ", ".join(r.triage_id for r in results)
-            log.warning("triage %s not stored: database busy: %s", ids, exc.orig)
-            return [dataclasses.replace(r, stored=False) for r in results]
+            return self._not_stored(results, exc)
         return results
+
+    @staticmethod
+    def _not_stored(results: list[TriageResult], exc: DatabaseBusy) -> list[TriageResult]:
+        ids = ", ".join(r.triage_id for r in results)
+        log.warning("triage %s not stored: database busy: %s", ids, exc.orig)
+        return [dataclasses.replace(r, stored=False) for r in results]
 
     def _new_triage(self, result: TriageResult, text: str, context: CaseContext) -> NewTriage:
         details = context.model_dump(mode="json")
@@ -350,9 +376,14 @@ class TriageService:
 
 
 def build_service(
-    settings: Settings, holder: ModelHolder, catalogue: Catalogue, store: Store | None = None
+    settings: Settings,
+    holder: ModelHolder,
+    catalogue: Catalogue,
+    store: Store | None = None,
+    writer: TriageWriter | None = None,
 ) -> TriageService:
-    """Assemble the service from settings; the only place the parts are wired together."""
+    """Assemble the service from settings; the only place the parts are wired together.
+    `writer` (storing into `store`) serves `triage_async`."""
     zone = ZoneInfo(settings.timezone)
     drafter = Drafter(
         settings.templates_dir,
@@ -369,6 +400,7 @@ def build_service(
         review_min_words=settings.review_min_words,
         clock=lambda: datetime.now(zone),
         store=store,
+        writer=writer,
         # Only a service that stores needs it: `predict` and `evaluate` skip reading templates.
         masking=(
             StoredMasking(Redactor(own_values(catalogue, settings.templates_dir)))

@@ -12,20 +12,22 @@ from fastapi import FastAPI
 
 from classifier import __version__
 from classifier.api import batch, cases, feedback, handoffs, health, keys, metrics, models, triage
-from classifier.api.auth import Gate, Throttle
+from classifier.api.auth import Gate
 from classifier.api.errors import BodyLimitMiddleware, NulRefusalMiddleware, install_error_handlers
 from classifier.api.metrics import Metrics, MetricsMiddleware
 from classifier.api.openapi import document_problems
 from classifier.api.request_id import RequestIdApp
+from classifier.api.throttle import Throttle
 from classifier.catalogue import load_catalogue
 from classifier.keys import KeyRing
 from classifier.registry import LoadedModel
-from classifier.reloader import ChampionReloader
+from classifier.reloader import ChampionReloader, freeze_heap
 from classifier.settings import Settings, get_settings
 from classifier.store import Store
 from classifier.triage import ModelHolder, build_service
 from classifier.web import access as web_access
 from classifier.web import router as web_router
+from classifier.writer import TriageWriter
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,8 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
             KeyRing(store.engine),
             Throttle(settings.rate_limit, settings.rate_limit_storage),
         )
-        app.state.service = build_service(settings, holder, catalogue, store)
+        writer = TriageWriter(store)
+        app.state.service = build_service(settings, holder, catalogue, store, writer)
         app.state.metrics.track(app.state.service)
         following = None
         if model is None:  # a model handed in is served as it is; otherwise the champion
@@ -60,11 +63,13 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
             else:
                 log.info("serving model %s", holder.current.version)
             following = asyncio.create_task(reloader.follow(settings.reload_interval))
+            freeze_heap()  # a long-running server (test apps, handed a model, skip it)
         yield
         if following is not None:
             following.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await following
+        writer.close()  # what requests handed over is stored before the store closes
         store.close()
 
     app = RequestIdApp(  # FastAPI with X-Request-ID and the access line outermost

@@ -1,4 +1,7 @@
-"""Dependencies shared by the routes; tests replace them with app.dependency_overrides."""
+"""Dependencies shared by the routes; tests replace them with app.dependency_overrides.
+
+They are coroutines though they do not wait: FastAPI runs a plain function dependency in its
+thread pool, a hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -11,17 +14,17 @@ from classifier.store import Store
 from classifier.triage import ModelHolder, TriageService
 
 
-def get_service(request: Request) -> TriageService:
+async def get_service(request: Request) -> TriageService:
     service: TriageService = request.app.state.service
     return service
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     holder: ModelHolder = request.app.state.holder
     return holder
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 

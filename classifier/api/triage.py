@@ -23,11 +23,11 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     response_model=TriageResponse,
     responses={413: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
 )
-def triage(request: TriageRequest, service: ServiceDep, response: Response) -> TriageResponse:
+async def triage(request: TriageRequest, service: ServiceDep, response: Response) -> TriageResponse:
     """Departments with evidence, escalation with reasons, handoff notes and the customer
     update for one complaint. `model_version` (and the X-Model-Version header) name the
     model that produced it."""
-    result = service.triage(request.text, request.context())
+    result = await service.triage_async(request.text, request.context())
     response.headers["X-Model-Version"] = result.classification.model_version
     return TriageResponse.from_result(result, service.names())
 
