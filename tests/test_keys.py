@@ -12,12 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from limits import parse_many
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from classifier import registry
 from classifier.api.app import create_app
-from classifier.api.auth import RateLimited, Throttle
+from classifier.api.throttle import MovingWindows, RateLimited, Throttle
 from classifier.cli import app as cli_app
 from classifier.keys import KeyRing
 from classifier.settings import Settings, get_settings
@@ -192,3 +193,30 @@ def test_redis_storage_shares_the_counters_between_workers() -> None:
     with pytest.raises(RateLimited) as refused:
         second.check(who)
     assert 1 <= refused.value.retry_after <= 60
+
+
+def test_memory_windows_move_and_say_when_the_next_request_may_go() -> None:
+    now = [100.0]
+    windows = MovingWindows(clock=lambda: now[0])
+    (three_a_minute,) = parse_many("3/minute")
+    for moment in (100.0, 110.0, 130.0):
+        now[0] = moment
+        assert windows.hit(three_a_minute, "key:a") is None
+    now[0] = 150.0
+    # the oldest of the three leaves the window at 160
+    assert windows.hit(three_a_minute, "key:a") == pytest.approx(10.0)
+    assert windows.hit(three_a_minute, "key:b") is None  # another caller counts apart
+    now[0] = 160.5
+    assert windows.hit(three_a_minute, "key:a") is None
+    assert windows.hit(three_a_minute, "key:a") == pytest.approx(110.0 + 60 - 160.5)
+
+
+def test_memory_windows_forget_callers_gone_quiet() -> None:
+    now = [0.0]
+    windows = MovingWindows(clock=lambda: now[0])
+    (per_second,) = parse_many("5/second")
+    for n in range(10_000):
+        windows.hit(per_second, f"addr:{n}")
+    now[0] = 2.0
+    windows.hit(per_second, "addr:new")
+    assert len(windows._times) == 1

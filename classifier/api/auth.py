@@ -9,18 +9,14 @@ on a laptop needs none, and a server reachable from the network always asks for 
 from __future__ import annotations
 
 import ipaddress
-import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 from fastapi import Request
-from limits import parse_many
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
+from classifier.api.throttle import Throttle
 from classifier.keys import SCOPES, KeyRing
 from classifier.settings import Settings
 
@@ -50,12 +46,6 @@ class Unauthorized(Exception):
 
 class Forbidden(Exception):
     """A valid key without the scope the route needs."""
-
-
-class RateLimited(Exception):
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 @lru_cache(maxsize=256)  # asked on every request about the same few addresses
@@ -96,21 +86,6 @@ def presented_key(request: Request) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return request.headers.get("x-api-key") or None
-
-
-class Throttle:
-    """Per-key request limits (per client address for anonymous loopback calls)."""
-
-    def __init__(self, rate_limit: str, storage_uri: str) -> None:
-        self.items = parse_many(rate_limit)
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
-
-    def check(self, who: str) -> None:
-        for item in self.items:
-            if not self.limiter.hit(item, who):
-                reset = self.limiter.get_window_stats(item, who).reset_time
-                retry = max(1, math.ceil(reset - time.time()))
-                raise RateLimited(f"rate limit of {item} exceeded; retry in {retry} s", retry)
 
 
 @dataclass(frozen=True)

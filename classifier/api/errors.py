@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from classifier.api.auth import Forbidden, RateLimited, Unauthorized
+from classifier.api.auth import Forbidden, Unauthorized
 from classifier.api.deps import not_ready_reason
+from classifier.api.throttle import RateLimited
 from classifier.store import DatabaseBusy, IdempotencyConflict, NotFound
 from classifier.triage import ModelNotReady
 
