@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, exists, insert, inspect, select, text
+from sqlalchemy import Connection, Engine, exists, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from classifier import migrations
 from classifier.casework import (
     Correction,
     Feedback,
@@ -26,15 +26,24 @@ from classifier.casework import (
     StoredTriage,
     TrainingExample,
 )
+from classifier.checkpoints import Checkpointer
 from classifier.engine import (
     DatabaseBusy,
     WriteTurns,
-    _migration_lock,
+    busy_timeout,
     lock_file_beside,
     make_engine,
+    sqlite_file,
     take_turn,
 )
-from classifier.tables import FeedbackRow, HandoffRow, TriageRow
+from classifier.tables import (
+    FeedbackRow,
+    HandoffRow,
+    TriageRow,
+    stored_feedback,
+    stored_handoff,
+    stored_triage,
+)
 
 # Callers import the data they exchange with the store from here too.
 __all__ = [
@@ -52,11 +61,6 @@ __all__ = [
     "make_engine",
 ]
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-# The newest migration's revision (a test checks it against the scripts): a database already
-# there is not handed to Alembic, which keeps Alembic out of a normal start-up.
-HEAD_REVISION = "0002"
-
 
 class NotFound(LookupError):
     """No triage or handoff with that id."""
@@ -66,45 +70,15 @@ class IdempotencyConflict(ValueError):
     """The idempotency key was used before with a different body."""
 
 
-def _handoff(row: HandoffRow, case_ref: str) -> Handoff:
-    return Handoff(
-        row.id, row.triage_id, case_ref, row.department, row.subject, row.body, row.due,
-        row.status, row.sent_at, row.sent_by, row.acknowledged_at, row.acknowledged_by,
-        row.acknowledgement_note,
-    )  # fmt: skip
-
-
-def _feedback(row: FeedbackRow) -> Feedback:
-    return Feedback(
-        row.id, row.triage_id, tuple(row.departments), row.escalate, row.author, row.created,
-        row.handoffs, row.customer_message, row.comment, row.idempotency_key,
-    )  # fmt: skip
-
-
-def _triage(row: TriageRow) -> StoredTriage:
-    return StoredTriage(
-        row.id, row.case_ref, row.created, row.model_version, row.text, row.context, row.result,
-        row.escalate, row.needs_review,
-        tuple(_handoff(h, row.case_ref) for h in row.handoffs),
-        tuple(_feedback(f) for f in row.feedback),
-    )  # fmt: skip
-
-
-def _sqlite_busy_timeout(connection: Connection, seconds: float) -> None:
-    # On the driver's connection: through SQLAlchemy the PRAGMA would open its transaction.
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout={max(round(seconds * 1000), 0)}")
-    finally:
-        cursor.close()
-
-
 class Store:
     """Queries and updates on one database. Every method is one transaction."""
 
-    def __init__(self, engine: Engine, busy_timeout: float = 2.0) -> None:
+    def __init__(
+        self, engine: Engine, busy_timeout: float = 2.0, checkpointer: Checkpointer | None = None
+    ) -> None:
         self.engine = engine
         self.busy_timeout = busy_timeout
+        self.checkpointer = checkpointer
         self._turn = (
             WriteTurns(busy_timeout, lock_file_beside(engine, ".write-lock"))
             if engine.dialect.name == "sqlite"
@@ -117,38 +91,34 @@ class Store:
         return self._turn is not None
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 2.0) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        busy_timeout: float = 2.0,
+        background_checkpoints: bool = False,
+    ) -> Store:
         """Connect to `url` and bring its schema up to date. A SQLite write waits up to
-        `busy_timeout` seconds for another writer's lock, then raises DatabaseBusy."""
-        store = cls(make_engine(url, busy_timeout_ms=round(busy_timeout * 1000)), busy_timeout)
+        `busy_timeout` seconds for another writer's lock, then raises DatabaseBusy. With
+        `background_checkpoints`, a SQLite file's log is copied back by a thread of its own
+        rather than inside commits (see `checkpoints`): for a server."""
+        background = background_checkpoints and sqlite_file(url) is not None
+        engine = make_engine(
+            url, busy_timeout_ms=round(busy_timeout * 1000), autocheckpoint=not background
+        )
+        store = cls(engine, busy_timeout, Checkpointer(engine) if background else None)
         if migrate:
             store.migrate()
         return store
 
     def migrate(self) -> None:
         """Apply the Alembic migrations not yet applied (a no-op when up to date)."""
-        if self.revision() == HEAD_REVISION:
-            return
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        # Several workers start at once: only one may migrate at a time, the others then
-        # find the schema up to date.
-        with _migration_lock(self.engine), self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(1207316)"))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        migrations.upgrade(self.engine)
 
     def revision(self) -> str | None:
         """The schema's migration revision; None for an empty database."""
-        with self.engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return None
-            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            return str(found) if found is not None else None
+        return migrations.revision(self.engine)
 
     def ping(self) -> None:
         """Raise when the database does not answer."""
@@ -156,6 +126,8 @@ class Store:
             connection.execute(text("SELECT 1"))
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
         if self._turn is not None:
             self._turn.close()
@@ -165,23 +137,27 @@ class Store:
         with (
             take_turn(self._turn),
             Session(self.engine, expire_on_commit=False) as session,
-            session.begin(),
         ):
-            yield session
+            with session.begin():
+                yield session
+            self._wrote()
 
     @contextmanager
     def writing(self, patience: float | None = None) -> Iterator[Connection]:
         """A Core transaction, taking this process's turn on SQLite. `patience`, in seconds,
         bounds the wait for the database instead of the busy timeout."""
-        with take_turn(self._turn, patience), self.engine.connect() as connection:
-            if patience is not None and self._turn is not None:
-                _sqlite_busy_timeout(connection, patience)
-            try:
-                with connection.begin():
-                    yield connection
-            finally:
-                if patience is not None and self._turn is not None:
-                    _sqlite_busy_timeout(connection, self.busy_timeout)
+        with (
+            take_turn(self._turn, patience),
+            self.engine.connect() as connection,
+            busy_timeout(connection, patience if self.embedded else None, self.busy_timeout),
+        ):
+            with connection.begin():
+                yield connection
+            self._wrote()
+
+    def _wrote(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
 
     # -- triages ---------------------------------------------------------------------------
     def save_triage(
@@ -242,7 +218,7 @@ class Store:
             row = session.get(TriageRow, triage_id)
             if row is None:
                 raise NotFound(f"no triage with id {triage_id!r}")
-            return _triage(row)
+            return stored_triage(row)
 
     def triages(
         self,
@@ -274,7 +250,7 @@ class Store:
             query = query.where(waiting if unacknowledged else ~waiting)
         with self._session() as session:
             rows = session.scalars(query.limit(limit).offset(offset)).all()
-            return [_triage(r) for r in rows]
+            return [stored_triage(r) for r in rows]
 
     # -- feedback --------------------------------------------------------------------------
     def add_feedback(
@@ -302,7 +278,7 @@ class Store:
                     raise NotFound(f"no triage with id {triage_id!r}")
                 session.add(row)
                 session.flush()
-                return _feedback(row), True
+                return stored_feedback(row), True
         except IntegrityError:
             # Two requests with one key raced; the first one's commit won.
             earlier = self._feedback_by_key(key, digest) if key is not None else None
@@ -321,7 +297,7 @@ class Store:
                 raise IdempotencyConflict(
                     f"Idempotency-Key {key!r} was already used with a different body"
                 )
-            return _feedback(row)
+            return stored_feedback(row)
 
     def training_examples(self) -> list[TrainingExample]:
         """Every corrected triage once, with its latest correction, oldest first."""
@@ -363,7 +339,7 @@ class Store:
                 row.body = body
             if row.status == "drafted":
                 row.status, row.sent_at, row.sent_by = "sent", now, by
-            return _handoff(row, row.triage.case_ref)
+            return stored_handoff(row, row.triage.case_ref)
 
     def acknowledge(
         self, handoff_id: str, *, by: str, now: datetime, note: str | None = None
@@ -373,17 +349,17 @@ class Store:
         with self._session() as session:
             row = self._handoff_row(session, handoff_id, lock=True)
             if row.status == "acknowledged":
-                return _handoff(row, row.triage.case_ref), False
+                return stored_handoff(row, row.triage.case_ref), False
             if row.sent_at is None:
                 row.sent_at = now  # the department has it, so it was sent
             row.status, row.acknowledged_at = "acknowledged", now
             row.acknowledged_by, row.acknowledgement_note = by, note
-            return _handoff(row, row.triage.case_ref), True
+            return stored_handoff(row, row.triage.case_ref), True
 
     def handoff(self, handoff_id: str) -> Handoff:
         with self._session() as session:
             row = self._handoff_row(session, handoff_id)
-            return _handoff(row, row.triage.case_ref)
+            return stored_handoff(row, row.triage.case_ref)
 
     def handoffs(
         self,
@@ -405,7 +381,7 @@ class Store:
             late = (HandoffRow.due < now) & (HandoffRow.status != "acknowledged")
             query = query.where(late if overdue else ~late)
         with self._session() as session:
-            return [_handoff(row, ref) for row, ref in session.execute(query.limit(limit))]
+            return [stored_handoff(row, ref) for row, ref in session.execute(query.limit(limit))]
 
     @staticmethod
     def _handoff_row(session: Session, handoff_id: str, lock: bool = False) -> HandoffRow:

@@ -1,5 +1,5 @@
-"""The database tables (SQLAlchemy 2 ORM); only `store`, `retention` and the migrations
-use them."""
+"""The database tables (SQLAlchemy 2 ORM), and their rows as the frozen data callers get;
+only `store`, `retention` and the migrations use them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from classifier.casework import Feedback, Handoff, StoredTriage
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -113,3 +115,29 @@ class ApiKeyRow(Base):
     secret_sha256: Mapped[str] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+def stored_handoff(row: HandoffRow, case_ref: str) -> Handoff:
+    """A handoff row as frozen data, outliving its session."""
+    return Handoff(
+        row.id, row.triage_id, case_ref, row.department, row.subject, row.body, row.due,
+        row.status, row.sent_at, row.sent_by, row.acknowledged_at, row.acknowledged_by,
+        row.acknowledgement_note,
+    )  # fmt: skip
+
+
+def stored_feedback(row: FeedbackRow) -> Feedback:
+    return Feedback(
+        row.id, row.triage_id, tuple(row.departments), row.escalate, row.author, row.created,
+        row.handoffs, row.customer_message, row.comment, row.idempotency_key,
+    )  # fmt: skip
+
+
+def stored_triage(row: TriageRow) -> StoredTriage:
+    """A triage row, its handoffs and its feedback as frozen data."""
+    return StoredTriage(
+        row.id, row.case_ref, row.created, row.model_version, row.text, row.context, row.result,
+        row.escalate, row.needs_review,
+        tuple(stored_handoff(h, row.case_ref) for h in row.handoffs),
+        tuple(stored_feedback(f) for f in row.feedback),
+    )  # fmt: skip

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+from classifier.migrations import HEAD_REVISION, MIGRATIONS
 from classifier.store import (
-    HEAD_REVISION,
-    MIGRATIONS,
     Correction,
     IdempotencyConflict,
     NewHandoff,

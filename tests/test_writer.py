@@ -175,3 +175,26 @@ def test_another_process_holding_the_write_turn_is_waited_for_not_failed(
         other.close()
     assert 0.1 <= waited < BUSY_TIMEOUT
     assert stored_ids(sqlite_store) == {triage.triage_id}
+
+
+def test_a_server_store_copies_the_log_back_on_its_own_thread(tmp_path: Path) -> None:
+    database = tmp_path / "checkpoints.db"
+    server = Store.open(f"sqlite:///{database}", background_checkpoints=True)
+    command = Store.open(f"sqlite:///{database}")  # as the CLI opens it
+    try:
+        with server.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        with command.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        assert server.checkpointer is not None and command.checkpointer is None
+        copied_before = database.stat().st_size
+        server.save_triages([new_triage() for _ in range(50)])  # a few hundred pages
+        deadline = time.monotonic() + 5
+        while database.stat().st_size == copied_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the commit left the pages in the log; the thread copied them into the file
+        assert database.stat().st_size > copied_before
+        assert stored_ids(command) and len(stored_ids(command)) == 50
+    finally:
+        command.close()
+        server.close()

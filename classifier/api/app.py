@@ -41,7 +41,11 @@ def create_app(settings: Settings | None = None, model: LoadedModel | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalogue = load_catalogue(settings.catalogue)
         holder = ModelHolder(model)
-        store = Store.open(settings.database_url, busy_timeout=settings.database_busy_timeout)
+        store = Store.open(
+            settings.database_url,
+            busy_timeout=settings.database_busy_timeout,
+            background_checkpoints=True,
+        )
         reloader = ChampionReloader(settings.models_dir, catalogue.ids, holder)
         app.state.settings = settings
         app.state.holder = holder
