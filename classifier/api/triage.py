@@ -23,13 +23,16 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     response_model=TriageResponse,
     responses={413: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
 )
-async def triage(request: TriageRequest, service: ServiceDep, response: Response) -> TriageResponse:
+async def triage(request: TriageRequest, service: ServiceDep) -> Response:
     """Departments with evidence, escalation with reasons, handoff notes and the customer
     update for one complaint. `model_version` (and the X-Model-Version header) name the
     model that produced it."""
     result = await service.triage_async(request.text, request.context())
-    response.headers["X-Model-Version"] = result.classification.model_version
-    return TriageResponse.from_result(result, service.names())
+    # Validated once here and sent as it is: returned as a model, it would be validated
+    # and encoded again by FastAPI.
+    body = TriageResponse.from_result(result, service.names()).model_dump_json()
+    version = result.classification.model_version
+    return Response(body, media_type="application/json", headers={"X-Model-Version": version})
 
 
 @router.get("/triages/{triage_id}", response_model=StoredTriageOut, responses={404: _PROBLEM})
