@@ -55,6 +55,7 @@ def serve(
     """Serve the HTTP API and the web page (http://127.0.0.1:8000 by default)."""
     import uvicorn
 
+    from classifier.api.protocol import DRAINING_HTTP
     from classifier.logs import log_config
 
     settings = get_settings()
@@ -72,6 +73,7 @@ def serve(
             workers=workers,
             log_config=log_config(settings),  # every worker logs through it
             access_log=False,  # the request-id middleware writes the access line
+            http=DRAINING_HTTP,  # requests sent just before SIGTERM are served, not reset
         )
 
 
