@@ -20,6 +20,8 @@ from classifier.settings import Settings
 # Starlette's thread pool into the threads that run sync routes.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
+# Set on a record (in `extra`) whose message and path are masked already.
+MASKED = "masked"
 # What the access line of each request adds to the JSON object.
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "client")
 
@@ -34,9 +36,12 @@ class RequestIdFilter(logging.Filter):
 
 class MaskFilter(logging.Filter):
     """Masks personal data in the message, the path and any traceback, whatever
-    `mask_stored_text` says: logs are copied, shipped and kept where nobody checks."""
+    `mask_stored_text` says: logs are copied, shipped and kept where nobody checks. A record
+    whose writer masked it already says so with the MASKED attribute."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, MASKED, False):
+            return True
         record.msg, record.args = mask(record.getMessage()), None
         path = getattr(record, "path", None)
         if isinstance(path, str):

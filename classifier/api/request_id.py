@@ -16,7 +16,8 @@ import uuid
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from classifier.logs import request_id
+from classifier.logs import MASKED, request_id
+from classifier.redact import mask
 
 HEADER = b"x-request-id"
 # Visible ASCII only, at most 128 characters: anything else could forge or break log lines.
@@ -64,11 +65,13 @@ class RequestIdMiddleware:
 def _access_line(scope: Scope, status: int, duration_ms: float) -> None:
     client = scope.get("client")
     host = client[0] if client else "-"
-    method, path = scope["method"], scope["path"]
+    # The path is the only part a caller writes: masked here once, the line is marked
+    # masked, and the log filter does not search the message and the path again.
+    method, path = scope["method"], mask(scope["path"])
     access.info(
         '%s "%s %s" %d %.1f ms', host, method, path, status, duration_ms,
         extra={"method": method, "path": path, "status": status,
-               "duration_ms": round(duration_ms, 2), "client": host},
+               "duration_ms": round(duration_ms, 2), "client": host, MASKED: True},
     )  # fmt: skip
 
 
