@@ -74,7 +74,7 @@ def _char_shares(
         return _EMPTY
     lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
     owners = np.repeat(np.array(chunk_owners, dtype=np.intp), lengths)
-    features = np.concatenate(char_columns) + fast.offset
+    features = np.concatenate(char_columns)
     found = np.searchsorted(row.indices, features)
     present = found < len(row.indices)
     present[present] = row.indices[found[present]] == features[present]

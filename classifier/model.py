@@ -286,8 +286,11 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def vectorize_one(self, text: str) -> FeatureRow:
         """The feature row of one text: the values the FeatureUnion gives, without its
         per-call overhead."""
-        check_is_fitted(self, "features_")
-        return self._text_features().row(text)
+        fast = self.__dict__.get("_text_features_cache")
+        if fast is None:  # check_is_fitted costs more than the row once the twin exists
+            check_is_fitted(self, "features_")
+            fast = self._text_features()
+        return fast.row(text)
 
     def _scoring(self) -> tuple[Matrix, Matrix]:
         """Coefficients, one column per output (not pickled: derived from the fit). Feature-
