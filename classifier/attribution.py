@@ -30,16 +30,14 @@ def attribute(
     misspelt words ("refnd") still get credit for what they resemble. Returns, per
     share, the word's index, the feature's position in `row` and the value it receives.
     """
-    terms: dict[str, int] = {}
     if chunks is None:
         chunks = [(c, term_of(c)) for c in text.lower().split()]
     # A repeated chunk ("the", "refund") adds no new (word, feature) pair: look each up once.
-    owner_of: dict[str, int] = {}
-    for chunk, term in chunks:
-        if term and chunk not in owner_of:
-            owner_of[chunk] = terms.setdefault(term, len(terms))
-    chunk_owners = list(owner_of.values())
-    looked_up = [fast.chunk(chunk) for chunk in owner_of]
+    # Terms are numbered in the order they first occur.
+    term_of_chunk = {chunk: term for chunk, term in dict(chunks).items() if term}
+    terms = {term: i for i, term in enumerate(dict.fromkeys(term_of_chunk.values()))}
+    chunk_owners = list(map(terms.__getitem__, term_of_chunk.values()))
+    looked_up = fast.chunks(list(term_of_chunk))
     char_columns = [ngrams for ngrams, _ in looked_up]
     word_pairs = [
         (column, owner)
@@ -70,17 +68,23 @@ def _char_shares(
     char_columns: list[NDArray[np.intp]],
 ) -> Attribution:
     """Each character n-gram's value split evenly among the words that contain it."""
-    if not char_columns:
+    width = len(row.indices)
+    if not char_columns or not width:
         return _EMPTY
     lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
     owners = np.repeat(np.array(chunk_owners, dtype=np.intp), lengths)
     features = np.concatenate(char_columns)
-    found = np.searchsorted(row.indices, features)
-    present = found < len(row.indices)
-    present[present] = row.indices[found[present]] == features[present]
-    width = len(row.indices)
-    pairs = distinct(owners[present] * width + found[present])  # each (word, feature) once
-    owner_ids, positions = pairs // width, pairs % width
+    found = row.indices.searchsorted(features)
+    # an index past the end reads the last column, which then differs from the feature
+    present = row.indices.take(found, mode="clip") == features
+    if not present.all():
+        owners, found = owners[present], found[present]
+    pairs = owners * width + found
+    pairs.sort()
+    first = np.empty(len(pairs), dtype=bool)  # each (word, feature) once
+    first[:1] = True
+    np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
+    owner_ids, positions = np.divmod(pairs[first], width)
     owners_per_position = np.bincount(positions, minlength=width)
     return owner_ids, positions, 1.0 / owners_per_position[positions]
 
@@ -90,6 +94,29 @@ def _word_shares(
 ) -> Attribution:
     """Each word n-gram's value split among its words, and each word's share among the
     whitespace terms it occurs in ("refund/return" holds both words)."""
+    words = int(row.indices.searchsorted(fast.offset))
+    first, second = fast.word_parts(row.indices[:words])
+    bigrams = np.flatnonzero(second >= 0)
+    entry_words = np.concatenate([first, second[bigrams]]).tolist()
+    owner_of_word = dict(word_pairs)
+    owners = list(map(owner_of_word.get, entry_words))
+    if len(owner_of_word) != len(set(word_pairs)) or None in owners:
+        return _shared_word_shares(fast, row, word_pairs, terms)
+    # Most texts: each word in one term only, so a unigram's value goes whole to its term
+    # and a bigram's half to each word's term (1 / (size x 1), as the general case computes).
+    fractions = np.full(len(entry_words), 0.5)
+    fractions[:words][second < 0] = 1.0
+    return (
+        np.array(owners, dtype=np.intp),
+        np.concatenate([np.arange(words, dtype=np.intp), bigrams]),
+        fractions,
+    )
+
+
+def _shared_word_shares(
+    fast: TextFeatures, row: FeatureRow, word_pairs: list[tuple[int, int]], terms: dict[str, int]
+) -> Attribution:
+    """`_word_shares` when a word occurs in several terms or in none of the text's terms."""
     positions = np.flatnonzero(row.indices < fast.offset)
     first, second = fast.word_parts(row.indices[positions])
     bigram = second >= 0

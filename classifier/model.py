@@ -311,7 +311,8 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict_proba_row(self, row: FeatureRow) -> Matrix:
         """Probabilities for one vectorized text, equal to `predict_proba` on it."""
         weights, bias = self._scoring()
-        return self._calibrate(row.data @ weights[row.indices] + bias)
+        # take: a third of the time of fancy indexing for the same rows
+        return self._calibrate(row.data @ weights.take(row.indices, axis=0) + bias)
 
     def predict_proba_rows(self, X: Sequence[str]) -> tuple[Matrix, list[FeatureRow]]:
         """`predict_proba` for many texts, and each text's feature row: one vectorisation
@@ -361,7 +362,8 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         row = row if row is not None else self.vectorize_one(text)
         terms, (owner_ids, positions, values) = attribute(self._text_features(), text, row, chunks)
         # the chosen columns at the row's features first: fewer rows than the shares
-        weights = self._scoring()[0][row.indices][:, list(columns)][positions].T
+        weights = self._scoring()[0].take(row.indices, axis=0)
+        weights = weights.take(list(columns), axis=1).take(positions, axis=0).T
         return [
             dict(zip(terms, np.bincount(owner_ids, values * w, len(terms)).tolist(), strict=True))
             for w in weights
