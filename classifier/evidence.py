@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import heapq
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import itemgetter
+from typing import NamedTuple
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -30,8 +33,11 @@ def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"  # what \w matches in a str pattern
 
 
-# A sentence ends at . ! or ? followed by white space (not "89.99" or "e.g.x"), or a newline.
-_BOUNDARY = re.compile(r"(?<=[.!?])(?P<close>[\"'\u201d\u2019)\]]*)\s+|\n+")
+# A sentence ends at . ! or ? followed by white space (not "89.99" or "e.g.x"), or a newline;
+# after the closing quotes or brackets (group 1) when there are any. Each alternative starts
+# with a plain character, so the engine skips to the next [.!?\n] instead of trying a
+# lookbehind at every position.
+_BOUNDARY = re.compile(r"[.!?]([\"'\u201d\u2019)\]]*)\s+|\n+")
 _SIGNATURE_START = re.compile(
     r"^\s*(--\s*$|sent from my|kind regards|best regards|regards|thanks,?$|thank you,?$"
     r"|yours (sincerely|faithfully)|cheers,?$)",
@@ -56,7 +62,8 @@ def sentences(text: str) -> list[Span]:
     """Sentences and lines of `text`, with offsets into it, blank ones dropped."""
     spans = []
     start = 0
-    ends = [m.start() + len(m.group("close") or "") for m in _BOUNDARY.finditer(text)]
+    # a newline's boundary has no group 1: its end(1) is -1
+    ends = [max(m.end(1), m.start()) for m in _BOUNDARY.finditer(text)]
     for end in [*ends, len(text)]:
         raw = text[start:end]
         stripped = raw.strip()
@@ -71,19 +78,69 @@ def sentences(text: str) -> list[Span]:
 _CHUNK = re.compile(r"(?=\S)[^\w\s]*(?:(\w(?:\S*\w)?)[^\w\s]*)?")
 
 
+class _Cut(NamedTuple):
+    """A lower-cased whitespace chunk that holds a term, cut once and remembered."""
+
+    pair: tuple[str, str]  # (chunk, term)
+    start: int  # where the term starts inside the chunk
+    end: int
+    usable: bool  # see `_usable`
+
+
+# Cuts of distinct chunks remembered before the memory is cleared (None: no term in it); an
+# entry costs about 250 bytes. Complaints repeat most of their words, so most chunks are
+# found here rather than cut again.
+CUT_CACHE_SIZE = 100_000
+_cuts: dict[str, _Cut | None] = {}
+_UNSEEN = _Cut(("", ""), 0, 0, False)  # a chunk not cut yet (no chunk cuts to an empty term)
+
+
+def _cut(chunk: str) -> _Cut | None:
+    match = _CHUNK.match(chunk)
+    term = match.group(1) if match else None
+    cut = _Cut((chunk, term), *match.span(1), _usable(term)) if match and term else None
+    if len(_cuts) >= CUT_CACHE_SIZE:
+        _cuts.clear()
+    _cuts[chunk] = cut
+    return cut
+
+
 def _tokens(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]]]:
     """Per whitespace token with a term: (lower-cased token, term), and (term, start, end)
     with the offsets of the term inside the token (edge punctuation removed)."""
-    chunks, found = [], []
+    cuts = _cuts_of(text)
+    if cuts is None:
+        return _tokens_by_chunk(text)  # lower() lengthens a few letters, such as İ
+    pairs, tokens, _ = cuts
+    return pairs, tokens
+
+
+def _cuts_of(
+    text: str,
+) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]], list[_Cut]] | None:
+    """`_tokens` and each token's cut, from the remembered cuts of its chunks: a dict lookup
+    per chunk instead of a regex match object. None when lower-casing changes the text's
+    length."""
     lowered = text.lower()
-    if len(lowered) == len(text):  # one pass over the lowered text gives chunk and term
-        for match in _CHUNK.finditer(lowered):
-            chunk, term = match.group(0, 1)
-            if term:
-                chunks.append((chunk, term))
-                found.append((term, *match.span(1)))
-        return chunks, found
-    return _tokens_by_chunk(text)  # lower() lengthens a few letters, such as İ
+    if len(lowered) != len(text):
+        return None
+    chunks = lowered.split()  # the same white space as the regular expressions' \s
+    cuts = list(map(_cuts.get, chunks, repeat(_UNSEEN)))
+    if _UNSEEN in cuts:
+        cuts = [_cut(c) if cut is _UNSEEN else cut for c, cut in zip(chunks, cuts, strict=True)]
+    pairs, tokens, kept = [], [], []
+    find = lowered.find
+    position = 0
+    for chunk, cut in zip(chunks, cuts, strict=True):
+        # only white space lies between the last chunk's end and this one's start
+        position = find(chunk, position)
+        if cut is not None:
+            pair, start, end, _ = cut
+            pairs.append(pair)
+            tokens.append((pair[1], position + start, position + end))
+            kept.append(cut)
+        position += len(chunk)
+    return pairs, tokens, kept
 
 
 def _tokens_by_chunk(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]]]:
@@ -134,11 +191,20 @@ class Passage:
 
     @classmethod
     def of(cls, text: str) -> Passage:
-        chunks, tokens = _tokens(text)
+        cuts = _cuts_of(text)
+        if cuts is None:
+            chunks, tokens = _tokens_by_chunk(text)
+        else:
+            chunks, tokens, kept = cuts
         spans = sentences(text)
         occurrences: dict[str, list[int]] = {}
         for index, (term, _, _) in enumerate(tokens):
             occurrences.setdefault(term, []).append(index)
+        usable = (
+            frozenset(filter(_usable, occurrences))
+            if cuts is None
+            else frozenset(compress(map(itemgetter(1), chunks), map(itemgetter(3), kept)))
+        )
         return cls(
             text,
             tuple(tokens),
@@ -146,18 +212,22 @@ class Passage:
             tuple(spans),
             _sentence_of(tokens, spans),
             occurrences,
-            frozenset(filter(_usable, occurrences)),
+            usable,
             tuple(amounts(text)),
         )
 
 
 def _sentence_of(tokens: list[tuple[str, int, int]], spans: list[Span]) -> tuple[int, ...]:
-    """Per token, the sentence that holds it whole (-1: none). Both are in text order."""
-    ends = [span.end for span in spans]
-    holder = []
-    for _, start, end in tokens:
-        i = bisect_left(ends, end)
-        holder.append(i if i < len(spans) and spans[i].start <= start else -1)
+    """Per token, the sentence that holds it whole (-1: none). Both are in text order and do
+    not overlap, so the tokens a sentence holds are a run, found by two bisections."""
+    starts = list(map(itemgetter(1), tokens))
+    ends = list(map(itemgetter(2), tokens))
+    holder = [-1] * len(tokens)
+    for index, span in enumerate(spans):
+        first = bisect_left(starts, span.start)
+        last = bisect_right(ends, span.end, first)
+        if last > first:
+            holder[first:last] = [index] * (last - first)
     return tuple(holder)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 
+import pytest
+
 from classifier import evidence
 from classifier.case import CaseContext
 from classifier.data import Record
@@ -89,3 +91,12 @@ def test_what_a_passage_reuses_equals_working_from_the_text(train_records: list[
         ), record.id
         quoted += "\n>" in record.text
     assert quoted > 0
+
+
+def test_the_memory_of_cut_chunks_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evidence, "CUT_CACHE_SIZE", 5)
+    monkeypatch.setattr(evidence, "_cuts", {})
+    text = "One two, three! four five six seven eight nine ten (eleven) twelve."
+    for _ in range(3):
+        assert evidence._tokens(text) == evidence._tokens_by_chunk(text)
+        assert len(evidence._cuts) <= 5
