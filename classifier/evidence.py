@@ -3,11 +3,10 @@ holding them, with character offsets so a UI can highlight them."""
 
 from __future__ import annotations
 
-import heapq
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -245,36 +244,42 @@ def find_evidence(
     # The eight strongest terms that are words rather than stop words or identifiers,
     # and within `relative_floor` of the strongest. Terms the attribution found outside
     # the passage's own cuts (rare) are judged on their own.
-    usable = passage.usable
+    usable, occurrences = passage.usable, passage.occurrences
     candidates = [
         (score, term)
         for term, score in contributions.items()
-        if score > 0 and (term in usable or (term not in passage.occurrences and _usable(term)))
+        if score > 0 and (term in usable or (term not in occurrences and _usable(term)))
     ]
-    positive = {term: score for score, term in heapq.nlargest(8, candidates)}
-    if not positive:
+    if not candidates:
         return Evidence((), ())
-    floor = max(positive.values()) * relative_floor
-    chosen = {t for t, s in positive.items() if s >= floor}
+    # (score, term) pairs are distinct, so sorting gives what heapq.nlargest gives
+    strongest = sorted(candidates, reverse=True)[:8]
+    positive = {term: score for score, term in strongest}
+    floor = strongest[0][0] * relative_floor
+    chosen = [occurrences.get(t, ()) for score, t in strongest if score >= floor]
+    indices = sorted(chain.from_iterable(chosen))
     # Adjacent chosen tokens (only white space between them) make one phrase.
-    indices = sorted(i for t in chosen for i in passage.occurrences.get(t, ()))
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs:
+            first, last = runs[-1]
+            if index == last + 1 and not text[tokens[last][2] : tokens[index][1]].strip():
+                runs[-1] = (first, index)
+                continue
+        runs.append((index, index))
     phrases: dict[str, float] = {}
-    run: list[int] = []
-    for index in [*indices, -1]:
-        if (
-            index >= 0
-            and run
-            and index == run[-1] + 1
-            and text[tokens[run[-1]][2] : tokens[index][1]].strip() == ""
-        ):
-            run.append(index)
-            continue
-        if run:
-            phrase = text[tokens[run[0]][1] : tokens[run[-1]][2]].lower()
-            score = sum(positive[t] for t in {tokens[r][0] for r in run})
-            phrases[phrase] = max(phrases.get(phrase, 0.0), score)
-        run = [index]
+    for first, last in runs:
+        phrase = text[tokens[first][1] : tokens[last][2]].lower()
+        # one word's score is its own (0 + score, as the sum of one is, for a positive score)
+        score = (
+            positive[tokens[first][0]]
+            if first == last
+            else sum(positive[t] for t in {tokens[r][0] for r in range(first, last + 1)})
+        )
+        phrases[phrase] = max(phrases.get(phrase, 0.0), score)
     terms = tuple(p for p, _ in sorted(phrases.items(), key=lambda kv: -kv[1])[:max_terms])
+    if max_quotes == 0:  # terms only: the sentences are not looked for
+        return Evidence(terms, ())
     inside: dict[int, set[str]] = {}  # sentence -> the chosen terms in it
     for index in indices:
         sentence = passage.sentence_of[index]

@@ -190,7 +190,7 @@ class TriageService:
         departments.sort(key=lambda d: -d.probability)
         escalation_terms: tuple[str, ...] = ()
         if escalation.escalate:
-            escalation_terms = find_evidence(passage, contributions[-1]).terms
+            escalation_terms = find_evidence(passage, contributions[-1], max_quotes=0).terms
         reasons = [
             f"{label} probability {row[c]:.2f} is within {self.review_margin:.2f} of its "
             f"threshold {thresholds[c]:.2f}"
