@@ -20,7 +20,7 @@ from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, Ha
 from classifier.evidence import Passage, Span, find_evidence, summary
 from classifier.language import detect_language
 from classifier.masking import StoredMasking, own_values
-from classifier.model import FeatureRow
+from classifier.model import FeatureRow, Matrix
 from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.redact import Redactor
 from classifier.registry import LoadedModel
@@ -149,9 +149,10 @@ class TriageService:
         loaded = self._loaded()
         model = loaded.model
         row = model.vectorize_one(text)
-        proba = list(map(float, model.predict_proba_row(row)))
+        weights = model.row_weights(row)  # for the probabilities and then the evidence
+        proba = model.predict_proba_row(row, weights).tolist()
         passage = Passage.of(text)
-        return self._classification(loaded, passage, context, proba, row), passage
+        return self._classification(loaded, passage, context, proba, row, weights), passage
 
     def _classification(
         self,
@@ -160,6 +161,7 @@ class TriageService:
         context: CaseContext,
         row: list[float],
         features: FeatureRow | None,
+        weights: Matrix | None = None,
     ) -> Classification:
         model = loaded.model
         text = passage.text
@@ -176,7 +178,7 @@ class TriageService:
         # One attribution of the text serves every label's evidence.
         columns = predicted + ([len(labels)] if escalation.escalate else [])
         contributions = (
-            model.term_contributions_many(text, columns, features, passage.chunks)
+            model.term_contributions_many(text, columns, features, passage.chunks, weights)
             if columns
             else []
         )
