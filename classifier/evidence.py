@@ -107,23 +107,19 @@ def _cut(chunk: str) -> _Cut | None:
 def _tokens(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]]]:
     """Per whitespace token with a term: (lower-cased token, term), and (term, start, end)
     with the offsets of the term inside the token (edge punctuation removed)."""
-    cuts = _cuts_of(text)
-    if cuts is None:
+    lowered = text.lower()
+    if len(lowered) != len(text):
         return _tokens_by_chunk(text)  # lower() lengthens a few letters, such as İ
-    pairs, tokens, _ = cuts
+    pairs, tokens, _ = _cuts_of(lowered, lowered.split())
     return pairs, tokens
 
 
 def _cuts_of(
-    text: str,
-) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]], list[_Cut]] | None:
-    """`_tokens` and each token's cut, from the remembered cuts of its chunks: a dict lookup
-    per chunk instead of a regex match object. None when lower-casing changes the text's
-    length."""
-    lowered = text.lower()
-    if len(lowered) != len(text):
-        return None
-    chunks = lowered.split()  # the same white space as the regular expressions' \s
+    lowered: str, chunks: list[str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, int, int]], list[_Cut]]:
+    """`_tokens` of a text whose lower case (`lowered`, cut into `chunks` at white space)
+    has the text's length, and each token's cut: from the remembered cuts of its chunks, a
+    dict lookup per chunk instead of a regex match object."""
     cuts = list(map(_cuts.get, chunks, repeat(_UNSEEN)))
     if _UNSEEN in cuts:
         cuts = [_cut(c) if cut is _UNSEEN else cut for c, cut in zip(chunks, cuts, strict=True)]
@@ -187,11 +183,16 @@ class Passage:
     usable: frozenset[str]
     # money amounts written in the text: the escalation signals and the drafts both need them
     amounts: tuple[Amount, ...]
+    # every whitespace chunk of the lower-cased text, with a term or not: the features and
+    # the language are read from them, so the text is lower-cased and split once
+    words: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, text: str) -> Passage:
-        cuts = _cuts_of(text)
-        if cuts is None:
+        lowered = text.lower()
+        words = lowered.split()  # the same white space as the regular expressions' \s
+        cuts = _cuts_of(lowered, words) if len(lowered) == len(text) else None
+        if cuts is None:  # lower() lengthens a few letters, such as İ
             chunks, tokens = _tokens_by_chunk(text)
         else:
             chunks, tokens, kept = cuts
@@ -213,6 +214,7 @@ class Passage:
             occurrences,
             usable,
             tuple(amounts(text)),
+            tuple(words),
         )
 
 

@@ -227,10 +227,13 @@ class TextFeatures:
         get = self._chunks.get
         return [get(c) or self.chunk(c) for c in chunks]
 
-    def row(self, text: str) -> FeatureRow:
-        """The feature row of one text: equal to the union's ``transform([text])``."""
+    def row(self, text: str, lowered_chunks: Sequence[str] | None = None) -> FeatureRow:
+        """The feature row of one text: equal to the union's ``transform([text])``.
+        `lowered_chunks`: the whitespace chunks of ``text.lower()``, when already cut."""
         # Words never span whitespace, so the text's words are its chunks' words in order.
-        chunks = self.chunks(text.lower().split())
+        if lowered_chunks is None:
+            lowered_chunks = text.lower().split()
+        chunks = self.chunks(lowered_chunks)
         if self._word_sublinear != self._char_sublinear:
             return self._row_by_block(chunks)
         ids = list(chain.from_iterable(map(itemgetter(1), chunks)))

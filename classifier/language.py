@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -55,12 +56,19 @@ _hits: dict[str, tuple[int, ...] | None] = {}
 _UNSEEN = (-1,)  # a chunk not looked at yet
 
 
-def detect_language(text: str, *, min_hits: int = 3) -> LanguageGuess:
+def detect_language(
+    text: str, *, min_hits: int = 3, lowered_chunks: Sequence[str] | None = None
+) -> LanguageGuess:
     """The language whose function words the text uses most; None when fewer than
-    `min_hits` function words of any language occur."""
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        counts = _counts_by_chunk(lowered.split())
+    `min_hits` function words of any language occur. `lowered_chunks`: the whitespace
+    chunks of ``text.lower()``, when already cut."""
+    if lowered_chunks is None:
+        lowered = text.lower()
+        lowered_chunks = lowered.split() if len(lowered) == len(text) else None
+    elif not text.isascii() and len(text.lower()) != len(text):
+        lowered_chunks = None
+    if lowered_chunks is not None:
+        counts = _counts_by_chunk(lowered_chunks)
     else:  # lower() lengthens a few letters, such as İ: lower each word on its own
         frequency = Counter(t.lower() for t in _TOKEN.findall(text))
         counts = {
@@ -73,7 +81,7 @@ def detect_language(text: str, *, min_hits: int = 3) -> LanguageGuess:
     return LanguageGuess(best, NAMES[best], counts[best])
 
 
-def _counts_by_chunk(chunks: list[str]) -> dict[str, int]:
+def _counts_by_chunk(chunks: Sequence[str]) -> dict[str, int]:
     """Function words per language in the text's lower-cased chunks, from each distinct
     chunk's remembered count. The words of lower-cased text are the lower-cased words of
     the text when lower() keeps its length: lower-casing never makes a letter of a non-letter

@@ -283,14 +283,15 @@ class TriageModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             cached = self.__dict__["_text_features_cache"] = TextFeatures(self.features_)
         return cached
 
-    def vectorize_one(self, text: str) -> FeatureRow:
+    def vectorize_one(self, text: str, lowered_chunks: Sequence[str] | None = None) -> FeatureRow:
         """The feature row of one text: the values the FeatureUnion gives, without its
-        per-call overhead."""
+        per-call overhead. `lowered_chunks`: the whitespace chunks of ``text.lower()``, when
+        already cut."""
         fast = self.__dict__.get("_text_features_cache")
         if fast is None:  # check_is_fitted costs more than the row once the twin exists
             check_is_fitted(self, "features_")
             fast = self._text_features()
-        return fast.row(text)
+        return fast.row(text, lowered_chunks)
 
     def _scoring(self) -> tuple[Matrix, Matrix]:
         """Coefficients, one column per output (not pickled: derived from the fit). Feature-

@@ -148,10 +148,10 @@ class TriageService:
         returned for the drafts."""
         loaded = self._loaded()
         model = loaded.model
-        row = model.vectorize_one(text)
+        passage = Passage.of(text)
+        row = model.vectorize_one(text, passage.words)
         weights = model.row_weights(row)  # for the probabilities and then the evidence
         proba = model.predict_proba_row(row, weights).tolist()
-        passage = Passage.of(text)
         return self._classification(loaded, passage, context, proba, row, weights), passage
 
     def _classification(
@@ -201,10 +201,11 @@ class TriageService:
         ]
         if not departments:
             reasons.append("no department clears its threshold")
-        words = len(text.split())
+        # lower-casing keeps white space as it is, so the text's words are the passage's
+        words = len(passage.words)
         if words < self.review_min_words:
             reasons.append(f"too short to judge ({words} word{'s' if words != 1 else ''})")
-        language = detect_language(text)
+        language = detect_language(text, lowered_chunks=passage.words)
         if language.code not in (None, "en"):
             reasons.append(f"written in {language.name}; the model was trained on English only")
         return Classification(
