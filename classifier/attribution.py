@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,11 +35,14 @@ def attribute(
         chunks = [(c, term_of(c)) for c in text.lower().split()]
     # A repeated chunk ("the", "refund") adds no new (word, feature) pair: look each up once.
     # Terms are numbered in the order they first occur.
-    term_of_chunk = {chunk: term for chunk, term in dict(chunks).items() if term}
-    terms = {term: i for i, term in enumerate(dict.fromkeys(term_of_chunk.values()))}
+    term_of_chunk = dict(chunks)
+    if "" in term_of_chunk.values():  # a chunk of punctuation alone has no term
+        term_of_chunk = {chunk: term for chunk, term in term_of_chunk.items() if term}
+    order = dict.fromkeys(term_of_chunk.values())
+    terms = dict(zip(order, range(len(order)), strict=True))
     chunk_owners = list(map(terms.__getitem__, term_of_chunk.values()))
-    looked_up = fast.chunks(list(term_of_chunk))
-    char_columns = [ngrams for ngrams, _ in looked_up]
+    looked_up = fast.chunks(term_of_chunk)
+    char_columns = list(map(itemgetter(0), looked_up))
     word_pairs = [
         (column, owner)
         for (_, words), owner in zip(looked_up, chunk_owners, strict=True)
@@ -62,7 +66,7 @@ def _char_shares(
     if not char_columns or not width:
         return _EMPTY
     lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
-    owners = np.repeat(np.array(chunk_owners, dtype=np.intp), lengths)
+    owners = np.array(chunk_owners, dtype=np.intp).repeat(lengths)
     features = np.concatenate(char_columns)
     # Each (word, feature) once, in order of word then feature; the features are then
     # looked up in ascending runs, which the binary search does in about half the time.
@@ -88,7 +92,7 @@ def _word_shares(
     whitespace terms it occurs in ("refund/return" holds both words)."""
     words = int(row.indices.searchsorted(fast.offset))
     first, second = fast.word_parts(row.indices[:words])
-    bigrams = np.flatnonzero(second >= 0)
+    bigrams = (second >= 0).nonzero()[0]
     # a unigram's entry, then each bigram's second word's
     entry_words = np.concatenate([first, second[bigrams]]).tolist()
     positions = np.concatenate([np.arange(words, dtype=np.intp), bigrams])
@@ -114,6 +118,6 @@ def _word_shares(
     sizes[:words][second < 0] = 1
     return (
         np.array(list(chain.from_iterable(shares)), dtype=np.intp),
-        np.repeat(positions, counts),
-        np.repeat(1.0 / (sizes * counts), counts),
+        positions.repeat(counts),
+        (1.0 / (sizes * counts)).repeat(counts),
     )

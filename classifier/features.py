@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -103,8 +104,8 @@ def _distinct_counts(ordered: Indices) -> tuple[Indices, Indices]:
     first = np.empty(len(ordered), dtype=bool)
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    ends = np.empty_like(starts)
+    starts = first.nonzero()[0]  # the methods: NumPy's function wrappers cost as much again
+    ends = np.empty(len(starts), dtype=np.intp)
     ends[:-1] = starts[1:]
     ends[-1] = len(ordered)
     return ordered[starts], ends - starts
@@ -222,10 +223,13 @@ class TextFeatures:
         return self._first[columns], self._second[columns]
 
     # -- one text --------------------------------------------------------------------------
-    def chunks(self, chunks: Sequence[str]) -> list[tuple[Indices, tuple[int, ...]]]:
+    def chunks(self, chunks: Iterable[str]) -> list[tuple[Indices, tuple[int, ...]]]:
         """`chunk` for each of `chunks`: the cached ones by one dict lookup each."""
-        get = self._chunks.get
-        return [get(c) or self.chunk(c) for c in chunks]
+        chunks = list(chunks)
+        found = list(map(self._chunks.get, chunks))
+        if None in found:
+            return [cached or self.chunk(c) for c, cached in zip(chunks, found, strict=True)]
+        return cast(list[tuple[Indices, tuple[int, ...]]], found)
 
     def row(self, text: str, lowered_chunks: Sequence[str] | None = None) -> FeatureRow:
         """The feature row of one text: equal to the union's ``transform([text])``.
