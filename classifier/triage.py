@@ -166,7 +166,7 @@ class TriageService:
         model = loaded.model
         text = passage.text
         labels = list(model.labels)
-        thresholds = [float(t) for t in model.thresholds_]
+        thresholds = model.thresholds_.tolist()
         predicted = [c for c, label in enumerate(labels) if row[c] >= thresholds[c]]
         escalation = self.policy.decide(
             probability=row[-1],
