@@ -154,12 +154,9 @@ class TextFeatures:
         # (width + 1) + second's: a word outside the vocabulary (-1) then makes no valid key.
         width = max(self.offset, 1)
         self._bigram_width = width + 1
-        self._bigrams: dict[int, int] = {
-            key // width * self._bigram_width + key % width: column
-            for key, column in zip(
-                self._bigram_keys.tolist(), self._bigram_columns.tolist(), strict=True
-            )
-        }
+        first, second = np.divmod(self._bigram_keys, width)
+        keys = (first * self._bigram_width + second).tolist()
+        self._bigrams: dict[int, int] = dict(zip(keys, self._bigram_columns.tolist(), strict=True))
         self._idf = np.concatenate([self._word_idf, self._char_idf])  # by feature column
         # log(count) + 1 for the counts of one text, looked up rather than computed
         self._sublinear_tf = np.zeros(_TF_TABLE, dtype=np.float64)  # [0]: no count is 0
