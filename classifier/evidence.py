@@ -288,8 +288,11 @@ def find_evidence(
         if sentence >= 0:
             inside.setdefault(sentence, set()).add(tokens[index][0])
     scored = [
-        (sum(positive[t] for t in terms), passage.sentences[sentence])
-        for sentence, terms in sorted(inside.items())
+        (
+            positive[next(iter(held))] if len(held) == 1 else sum(positive[t] for t in held),
+            passage.sentences[sentence],
+        )
+        for sentence, held in sorted(inside.items())
     ]
     best = sorted(scored, key=lambda pair: -pair[0])[:max_quotes]
     quotes = tuple(sorted((span for _, span in best), key=lambda s: s.start))
