@@ -11,7 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from classifier.evidence import term_of
-from classifier.features import FeatureRow, TextFeatures
+from classifier.features import FeatureRow, TextFeatures, joined
+
+_INTP = np.dtype(np.intp).itemsize
 
 # Per share of a feature's value: the word's index, the feature's position, the amount.
 Attribution = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]
@@ -59,15 +61,15 @@ def _char_shares(
     fast: TextFeatures,
     row: FeatureRow,
     chunk_owners: list[int],
-    char_columns: list[NDArray[np.intp]],
+    char_columns: list[bytes],
 ) -> Attribution:
     """Each character n-gram's value split evenly among the words that contain it."""
     width = len(row.indices)
     if not char_columns or not width:
         return _EMPTY
     lengths = np.fromiter(map(len, char_columns), dtype=np.intp, count=len(char_columns))
-    owners = np.array(chunk_owners, dtype=np.intp).repeat(lengths)
-    features = np.concatenate(char_columns)
+    owners = np.array(chunk_owners, dtype=np.intp).repeat(lengths // _INTP)
+    features = joined(char_columns)
     # Each (word, feature) once, in order of word then feature; the features are then
     # looked up in ascending runs, which the binary search does in about half the time.
     keys = owners * fast.n_features + features
