@@ -111,15 +111,19 @@ def _word_shares(
     owners_of: dict[int, list[int]] = {}
     for word, owner in sorted(set(word_pairs)):
         owners_of.setdefault(word, []).append(owner)
-    shares = [
-        owners_of.get(word) or [terms.setdefault(fast.word_terms[word], len(terms))]
-        for word in entry_words
-    ]
+    shares = (
+        [
+            owners_of.get(word) or [terms.setdefault(fast.word_terms[word], len(terms))]
+            for word in entry_words
+        ]
+        if None in owners
+        else list(map(owners_of.__getitem__, entry_words))
+    )
     counts = np.fromiter(map(len, shares), dtype=np.intp, count=len(shares))
     sizes = np.full(len(entry_words), 2, dtype=np.intp)
     sizes[:words][second < 0] = 1
     return (
-        np.array(list(chain.from_iterable(shares)), dtype=np.intp),
+        np.fromiter(chain.from_iterable(shares), dtype=np.intp),
         positions.repeat(counts),
         (1.0 / (sizes * counts)).repeat(counts),
     )
