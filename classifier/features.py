@@ -16,10 +16,13 @@ vocabulary and idf as ``TfidfVectorizer.fit`` (tested equal), from the same two 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +35,22 @@ Matrix = NDArray[np.float64]
 Indices = NDArray[np.intp]
 # Distinct chunks remembered before the memory is cleared; a chunk costs about 300 bytes.
 CHUNK_CACHE_SIZE = 200_000
+_TF_TABLE = 256  # counts below this are looked up in a table of log(count) + 1
+_INTP = np.dtype(np.intp).itemsize
+# A chunk's character columns are kept as the bytes of an intp array: a text's ~80 chunks
+# are then joined by one bytes join (~7 us) instead of np.concatenate (~17 us), and a bytes
+# object is smaller than an array.
+Chunk = tuple[bytes, tuple[int, ...]]
+
+
+def columns(packed: bytes) -> Indices:
+    """The intp array whose bytes `packed` holds (read-only: it shares them)."""
+    return np.frombuffer(packed, dtype=np.intp)
+
+
+def joined(packed: Sequence[bytes]) -> Indices:
+    """The intp arrays whose bytes `packed` holds, one after another."""
+    return np.frombuffer(b"".join(packed), dtype=np.intp)
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,19 @@ def tfidf(counts: csr_matrix, idf: Matrix, sublinear: bool) -> csr_matrix:
     return normalize(tfidf, norm="l2", copy=False)
 
 
+def _distinct_counts(ordered: Indices) -> tuple[Indices, Indices]:
+    """The distinct values of a sorted, non-empty array and how often each occurs: what
+    `np.unique` returns with counts, in a third of its time on a few thousand values."""
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = first.nonzero()[0]  # the methods: NumPy's function wrappers cost as much again
+    ends = np.empty(len(starts), dtype=np.intp)
+    ends[:-1] = starts[1:]
+    ends[-1] = len(ordered)
+    return ordered[starts], ends - starts
+
+
 def _row_tfidf(cols: Indices, idf: Matrix, sublinear: bool) -> tuple[Indices, Matrix]:
     indices, counts = np.unique(cols, return_counts=True)
     data = counts.astype(np.float64)
@@ -131,13 +163,26 @@ class TextFeatures:
         self._first[self._bigram_columns] = self._bigram_keys // max(self.offset, 1)
         self._second[self._bigram_columns] = self._bigram_keys % max(self.offset, 1)
         self.n_features = self.offset + len(self.char_vocabulary)
-        self._chunks: dict[str, tuple[Indices, tuple[int, ...]]] = {}
+        self._chunks: dict[str, Chunk] = {}
+        # For one text, whose hundred-odd bigram lookups cost less as dict lookups in Python
+        # than as the dozen NumPy calls of a vectorised search. Keyed by first word's column x
+        # (width + 1) + second's: a word outside the vocabulary (-1) then makes no valid key.
+        width = max(self.offset, 1)
+        self._bigram_width = width + 1
+        first, second = np.divmod(self._bigram_keys, width)
+        keys = (first * self._bigram_width + second).tolist()
+        self._bigrams: dict[int, int] = dict(zip(keys, self._bigram_columns.tolist(), strict=True))
+        self._idf = np.concatenate([self._word_idf, self._char_idf])  # by feature column
+        # log(count) + 1 for the counts of one text, looked up rather than computed
+        self._sublinear_tf = np.zeros(_TF_TABLE, dtype=np.float64)  # [0]: no count is 0
+        self._sublinear_tf[1:] = np.log(np.arange(1, _TF_TABLE, dtype=np.float64)) + 1.0
 
     # -- pieces ----------------------------------------------------------------------------
-    def chunk(self, chunk: str) -> tuple[Indices, tuple[int, ...]]:
-        """For one lowercased whitespace-free chunk: the character-vocabulary columns of its
-        n-grams (repeats kept) and the word-vocabulary columns of its words, in order (-1 for
-        a word outside the vocabulary)."""
+    def chunk(self, chunk: str) -> Chunk:
+        """For one lowercased whitespace-free chunk: the feature columns of its character
+        n-grams (repeats kept; they follow the word columns, so `offset` is added to their
+        character-vocabulary columns) as the bytes of an intp array, and the word-vocabulary
+        columns of its words, in order (-1 for a word outside the vocabulary)."""
         cached = self._chunks.get(chunk)
         if cached is None:
             if len(self._chunks) >= CHUNK_CACHE_SIZE:
@@ -145,8 +190,9 @@ class TextFeatures:
             vocabulary = self.char_vocabulary
             found = [vocabulary.get(g) for g in char_wb_ngrams(chunk, *self.char_range)]
             get = self.word_vocabulary.get
+            offset = self.offset
             cached = (
-                np.array([c for c in found if c is not None], dtype=np.intp),
+                np.array([c + offset for c in found if c is not None], dtype=np.intp).tobytes(),
                 tuple(get(w, -1) for w in self._token.findall(chunk)),
             )
             self._chunks[chunk] = cached
@@ -154,7 +200,7 @@ class TextFeatures:
 
     def chunk_ngrams(self, chunk: str) -> Indices:
         """Character-vocabulary columns of the n-grams in one lowercased chunk, repeats kept."""
-        return self.chunk(chunk)[0]
+        return columns(self.chunk(chunk)[0]) - self.offset
 
     def _word_columns(self, token_lists: Sequence[list[str]]) -> tuple[Indices, Indices]:
         """(row, column) of every in-vocabulary unigram and bigram of tokenised texts."""
@@ -189,13 +235,53 @@ class TextFeatures:
         return self._first[columns], self._second[columns]
 
     # -- one text --------------------------------------------------------------------------
-    def row(self, text: str) -> FeatureRow:
-        """The feature row of one text: equal to the union's ``transform([text])``."""
+    def chunks(self, chunks: Iterable[str]) -> list[Chunk]:
+        """`chunk` for each of `chunks`: the cached ones by one dict lookup each."""
+        chunks = list(chunks)
+        found = list(map(self._chunks.get, chunks))
+        if None in found:
+            return [cached or self.chunk(c) for c, cached in zip(chunks, found, strict=True)]
+        return cast(list[Chunk], found)
+
+    def row(self, text: str, lowered_chunks: Sequence[str] | None = None) -> FeatureRow:
+        """The feature row of one text: equal to the union's ``transform([text])``.
+        `lowered_chunks`: the whitespace chunks of ``text.lower()``, when already cut."""
         # Words never span whitespace, so the text's words are its chunks' words in order.
-        chunks = [self.chunk(c) for c in text.lower().split()]
+        if lowered_chunks is None:
+            lowered_chunks = text.lower().split()
+        chunks = self.chunks(lowered_chunks)
+        if self._word_sublinear != self._char_sublinear:
+            return self._row_by_block(chunks)
+        ids = list(chain.from_iterable(map(itemgetter(1), chunks)))
+        # Word and character columns are counted together: one sort and one count serve both.
+        known = [i for i in ids if i >= 0]
+        bigram, width = self._bigrams.get, self._bigram_width
+        pairs = [bigram(a * width + b) for a, b in zip(ids, ids[1:], strict=False)]
+        known.extend([c for c in pairs if c is not None])
+        found = joined([np.array(known, dtype=np.intp).tobytes(), *map(itemgetter(0), chunks)])
+        if not len(found):
+            return FeatureRow(np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64))
+        indices, counts = _distinct_counts(np.sort(found))
+        if not self._word_sublinear:
+            data = counts.astype(np.float64)
+        elif counts.max() < len(self._sublinear_tf):
+            data = self._sublinear_tf[counts]
+        else:
+            data = np.log(counts.astype(np.float64)) + 1.0
+        data *= self._idf[indices]
+        # Each block is normalised on its own, as the union's two vectorizers do.
+        words = int(indices.searchsorted(self.offset))
+        for block in (data[:words], data[words:]):
+            norm = math.sqrt(block @ block)
+            if norm:
+                block /= norm
+        return FeatureRow(indices, data)
+
+    def _row_by_block(self, chunks: list[Chunk]) -> FeatureRow:
+        """`row` for vectorizers that scale their counts differently."""
         ids = np.fromiter(chain.from_iterable(c[1] for c in chunks), dtype=np.int64)
         word_cols = self._ngram_columns(ids, np.zeros(len(ids), dtype=np.intp))[1]
-        char_cols = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0, dtype=np.intp)
+        char_cols = joined([c[0] for c in chunks]) - self.offset
         word_idx, word_data = _row_tfidf(word_cols, self._word_idf, self._word_sublinear)
         char_idx, char_data = _row_tfidf(char_cols, self._char_idf, self._char_sublinear)
         return FeatureRow(
@@ -232,12 +318,12 @@ class TextFeatures:
         # documents x distinct chunks, times distinct chunks x n-grams: each distinct chunk
         # is looked at once per batch, however often it occurs.
         documents, local = chunk_counts(lowered)
-        grams = [self.chunk_ngrams(c) for c in local]
-        lengths = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams))
+        grams = [self.chunk(c)[0] for c in local]
+        lengths = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams)) // _INTP
         ngrams = csr_matrix(
             (
                 np.ones(int(lengths.sum()), dtype=np.float64),
-                np.concatenate(grams) if grams else np.empty(0, dtype=np.intp),
+                joined(grams) - self.offset,
                 np.concatenate([[0], np.cumsum(lengths)]),
             ),
             shape=(len(local), len(self.char_vocabulary)),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 NAMES = {
     "en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
@@ -47,14 +49,56 @@ class LanguageGuess:
     hits: int
 
 
-def detect_language(text: str, *, min_hits: int = 3) -> LanguageGuess:
+# Per lower-cased whitespace chunk, how many function words of each language it holds (None:
+# none), remembered up to this many chunks: complaints repeat most of their words.
+CHUNK_CACHE_SIZE = 100_000
+_hits: dict[str, tuple[int, ...] | None] = {}
+_UNSEEN = (-1,)  # a chunk not looked at yet
+
+
+def detect_language(
+    text: str, *, min_hits: int = 3, lowered_chunks: Sequence[str] | None = None
+) -> LanguageGuess:
     """The language whose function words the text uses most; None when fewer than
-    `min_hits` function words of any language occur."""
-    frequency = Counter(t.lower() for t in _TOKEN.findall(text))
-    counts = {
-        lang: sum(frequency[w] for w in words & frequency.keys()) for lang, words in _WORDS.items()
-    }
+    `min_hits` function words of any language occur. `lowered_chunks`: the whitespace
+    chunks of ``text.lower()``, when already cut."""
+    if lowered_chunks is None:
+        lowered = text.lower()
+        lowered_chunks = lowered.split() if len(lowered) == len(text) else None
+    elif not text.isascii() and len(text.lower()) != len(text):
+        lowered_chunks = None
+    if lowered_chunks is not None:
+        counts = _counts_by_chunk(lowered_chunks)
+    else:  # lower() lengthens a few letters, such as İ: lower each word on its own
+        frequency = Counter(t.lower() for t in _TOKEN.findall(text))
+        counts = {
+            lang: sum(frequency[w] for w in words & frequency.keys())
+            for lang, words in _WORDS.items()
+        }
     best = max(counts, key=lambda lang: (counts[lang], lang == "en"))
     if counts[best] < min_hits:
         return LanguageGuess(None, None, counts[best])
     return LanguageGuess(best, NAMES[best], counts[best])
+
+
+def _counts_by_chunk(chunks: Sequence[str]) -> dict[str, int]:
+    """Function words per language in the text's lower-cased chunks, from each distinct
+    chunk's remembered count. The words of lower-cased text are the lower-cased words of
+    the text when lower() keeps its length: lower-casing never makes a letter of a non-letter
+    or the reverse, and only a capital sigma is lowered according to its neighbours (to σ
+    or ς, neither in any list)."""
+    hits = list(map(_hits.get, chunks, repeat(_UNSEEN)))
+    if _UNSEEN in hits:
+        hits = [_chunk_hits(c) if h is _UNSEEN else h for c, h in zip(chunks, hits, strict=True)]
+    totals = [sum(column) for column in zip(*filter(None, hits), strict=True)]
+    return dict(zip(_WORDS, totals or repeat(0), strict=False))
+
+
+def _chunk_hits(chunk: str) -> tuple[int, ...] | None:
+    words = _TOKEN.findall(chunk)
+    counts = tuple(sum(w in known for w in words) for known in _WORDS.values())
+    hits = counts if any(counts) else None
+    if len(_hits) >= CHUNK_CACHE_SIZE:
+        _hits.clear()
+    _hits[chunk] = hits
+    return hits

@@ -186,6 +186,7 @@ def _any_rule(rules: tuple[_Rule, ...]) -> re.Pattern[str]:
 
 
 _ANY_RULE = _any_rule(RULES)
+_QUOTED = re.compile(r"(?m)^[ \t]*>.*$")  # a quoted line; without a ">" there is none
 
 
 def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
@@ -204,7 +205,7 @@ def detect(
     """The escalation signals in `text`, at most one per reason, in rule order. `found` are
     the money amounts in `text` when they are already known."""
     # Quoted earlier correspondence ("> ...") is our own or old text, not the customer's words.
-    own = re.sub(r"(?m)^[ \t]*>.*$", lambda m: " " * len(m.group()), text)
+    own = _QUOTED.sub(lambda m: " " * len(m.group()), text) if ">" in text else text
     lowered = own.lower()
     same_offsets = len(lowered) == len(own)  # lower() lengthens a few letters, such as İ
     starts = [m.start() for m in _ANY_RULE.finditer(lowered)] if same_offsets else []

@@ -20,7 +20,7 @@ from classifier.drafting import CaseFacts, DepartmentFinding, Draft, Drafter, Ha
 from classifier.evidence import Passage, Span, find_evidence, summary
 from classifier.language import detect_language
 from classifier.masking import StoredMasking, own_values
-from classifier.model import FeatureRow
+from classifier.model import FeatureRow, Matrix
 from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.redact import Redactor
 from classifier.registry import LoadedModel
@@ -151,10 +151,11 @@ class TriageService:
         returned for the drafts."""
         loaded = self._loaded()
         model = loaded.model
-        row = model.vectorize_one(text)
-        proba = list(map(float, model.predict_proba_row(row)))
         passage = Passage.of(text)
-        return self._classification(loaded, passage, context, proba, row), passage
+        row = model.vectorize_one(text, passage.words)
+        weights = model.row_weights(row)  # for the probabilities and then the evidence
+        proba = model.predict_proba_row(row, weights).tolist()
+        return self._classification(loaded, passage, context, proba, row, weights), passage
 
     def _classification(
         self,
@@ -163,11 +164,12 @@ class TriageService:
         context: CaseContext,
         row: list[float],
         features: FeatureRow | None,
+        weights: Matrix | None = None,
     ) -> Classification:
         model = loaded.model
         text = passage.text
         labels = list(model.labels)
-        thresholds = [float(t) for t in model.thresholds_]
+        thresholds = model.thresholds_.tolist()
         predicted = [c for c, label in enumerate(labels) if row[c] >= thresholds[c]]
         escalation = self.policy.decide(
             probability=row[-1],
@@ -179,7 +181,7 @@ class TriageService:
         # One attribution of the text serves every label's evidence.
         columns = predicted + ([len(labels)] if escalation.escalate else [])
         contributions = (
-            model.term_contributions_many(text, columns, features, passage.chunks)
+            model.term_contributions_many(text, columns, features, passage.chunks, weights)
             if columns
             else []
         )
@@ -193,7 +195,7 @@ class TriageService:
         departments.sort(key=lambda d: -d.probability)
         escalation_terms: tuple[str, ...] = ()
         if escalation.escalate:
-            escalation_terms = find_evidence(passage, contributions[-1]).terms
+            escalation_terms = find_evidence(passage, contributions[-1], max_quotes=0).terms
         reasons = [
             f"{label} probability {row[c]:.2f} is within {self.review_margin:.2f} of its "
             f"threshold {thresholds[c]:.2f}"
@@ -202,10 +204,11 @@ class TriageService:
         ]
         if not departments:
             reasons.append("no department clears its threshold")
-        words = len(text.split())
+        # lower-casing keeps white space as it is, so the text's words are the passage's
+        words = len(passage.words)
         if words < self.review_min_words:
             reasons.append(f"too short to judge ({words} word{'s' if words != 1 else ''})")
-        language = detect_language(text)
+        language = detect_language(text, lowered_chunks=passage.words)
         if language.code not in (None, "en"):
             reasons.append(f"written in {language.name}; the model was trained on English only")
         return Classification(

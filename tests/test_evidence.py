@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import statistics
+import sys
+
+import pytest
 
 from classifier import evidence
 from classifier.case import CaseContext
@@ -89,3 +92,23 @@ def test_what_a_passage_reuses_equals_working_from_the_text(train_records: list[
         ), record.id
         quoted += "\n>" in record.text
     assert quoted > 0
+
+
+def test_the_memory_of_cut_chunks_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evidence, "CUT_CACHE_SIZE", 5)
+    monkeypatch.setattr(evidence, "_cuts", {})
+    text = "One two, three! four five six seven eight nine ten (eleven) twelve."
+    for _ in range(3):
+        assert evidence._tokens(text) == evidence._tokens_by_chunk(text)
+        assert len(evidence._cuts) <= 5
+
+
+def test_lower_casing_keeps_white_space_as_it_is() -> None:
+    # so a passage's lower-cased words are the text's words, as many and cut the same way
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        lowered = char.lower()
+        assert char.isspace() == any(c.isspace() for c in lowered), hex(code)
+        assert not char.isspace() or lowered == char, hex(code)
+    text = "İstanbul\u2028REFUND  now\u00a0!"
+    assert evidence.Passage.of(text).words == tuple(text.lower().split())

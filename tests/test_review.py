@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
+import sys
+from collections import Counter
+
 import pytest
 from fastapi.testclient import TestClient
 
+from classifier import language
 from classifier.data import Record
 from classifier.language import detect_language
 
@@ -67,3 +73,30 @@ def test_language_detector_reads_the_shipped_english_data_as_english(
 )  # fmt: skip
 def test_language_detector_names_other_european_languages(text: str, code: str) -> None:
     assert detect_language(text).code == code
+
+
+def test_counting_function_words_by_chunk_equals_counting_each_word(
+    train_records: list[Record],
+) -> None:
+    def by_word(text: str) -> dict[str, int]:  # lower-case each word of the text on its own
+        frequency = Counter(t.lower() for t in language._TOKEN.findall(text))
+        return {lang: sum(frequency[w] for w in words) for lang, words in language._WORDS.items()}
+
+    pieces = [w for words in language._FUNCTION_WORDS.values() for w in words.split()]
+    pieces += [w.upper() for w in pieces] + ["ΟΔΟΣ", "Σ'", "ß", "ǅ", "!", "'", "_", "1", "\n"]
+    rng = random.Random(7)
+    fuzzed = ["".join(rng.choices([*pieces, " "], k=rng.randint(0, 12))) for _ in range(5_000)]
+    texts = [*FOREIGN.values(), *(r.text for r in train_records), *fuzzed]
+    for text in texts:
+        if len(text.lower()) == len(text):
+            assert language._counts_by_chunk(text.lower().split()) == by_word(text), text
+
+
+def test_lower_casing_never_makes_a_letter_of_a_non_letter_or_the_reverse() -> None:
+    # what counting the words of lower-cased text relies on
+    letter = re.compile(r"[^\W\d_]")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        lowered = char.lower()
+        if len(lowered) == 1:
+            assert bool(letter.match(char)) == bool(letter.match(lowered)), hex(code)

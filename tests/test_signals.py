@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import re
+import sys
 
 import pytest
 
-from classifier import signals
+from classifier import money, signals
 from classifier.case import CaseContext
 from classifier.data import Record
 from classifier.money import amounts
@@ -135,3 +137,25 @@ def test_text_whose_lower_case_is_longer_falls_back_and_keeps_offsets() -> None:
     assert len(text.lower()) != len(text)
     (found,) = detect(text, amount_limit=1000)
     assert text[found.start : found.end] == found.phrase == "take you to court"
+
+
+def test_amounts_tried_at_few_places_are_what_a_full_scan_finds(
+    train_records: list[Record],
+) -> None:
+    def scanned(text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in money._AMOUNT.finditer(text)]
+
+    rng = random.Random(5)
+    pieces = [*"0123456789,.k £$€EURGBPUSDCHFeurgbpusdchfkKzł\n\t-x\u00a0\u212aſ٣_"]
+    pieces += ["EUR", "usd", "euros", "pounds", "dollars", "kr", "zł", "1,240", "2.300", "k "]
+    fuzzed = ["".join(rng.choices(pieces, k=rng.randint(0, 30))) for _ in range(20_000)]
+    # "£1,2407usd": an amount ends inside a run of digits and the next starts there
+    awkward = ["£1,2407usd", "1234,567 EUR", "EUR 2.300 EUR2 £ 5 $40k 40k USD", "ab12cd 99 pounds"]
+    for text in [*awkward, *(r.text for r in train_records), *fuzzed]:
+        assert [a[2:] for a in amounts(text)] == scanned(text), text
+
+
+def test_every_character_an_amount_can_open_with_is_an_opener() -> None:
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    opens = re.compile(r"[£$€EGUC]", re.IGNORECASE)  # what _AMOUNT's lookahead allows, less \d
+    assert set(opens.findall(everything)) == money._OPENERS
