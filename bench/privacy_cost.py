@@ -32,8 +32,9 @@ from classifier.document import triage_document
 from classifier.logs import log_config
 from classifier.masking import StoredMasking
 from classifier.redact import Redactor, find, mask
+from classifier.registry import ModelHolder
 from classifier.settings import get_settings
-from classifier.triage import ModelHolder, build_service
+from classifier.triage import build_service
 
 
 def _per_call_us(function: Callable[[], object], calls: int, repeats: int = 5) -> float:

@@ -21,9 +21,10 @@ from classifier import registry
 from classifier.case import CaseContext
 from classifier.catalogue import load_catalogue
 from classifier.data import load_records
+from classifier.registry import ModelHolder
 from classifier.reloader import load_beside_requests
 from classifier.settings import get_settings
-from classifier.triage import ModelHolder, build_service
+from classifier.triage import build_service
 
 
 def main() -> None:

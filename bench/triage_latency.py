@@ -35,9 +35,9 @@ from classifier.case import CaseContext  # noqa: E402
 from classifier.catalogue import DEPARTMENT_IDS, load_catalogue  # noqa: E402
 from classifier.data import load_records  # noqa: E402
 from classifier.evaluation import label_matrix  # noqa: E402
-from classifier.registry import load_champion  # noqa: E402
+from classifier.registry import ModelHolder, load_champion  # noqa: E402
 from classifier.settings import get_settings  # noqa: E402
-from classifier.triage import ModelHolder, build_service  # noqa: E402
+from classifier.triage import build_service  # noqa: E402
 
 
 def timed(

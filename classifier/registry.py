@@ -218,3 +218,18 @@ def load_champion(models_dir: Path, expected_labels: tuple[str, ...]) -> LoadedM
             f"no champion model in {models_dir}; train one with `complaint-triage train`"
         )
     return load(models_dir, version, expected_labels)
+
+
+class ModelHolder:
+    """The serving model. Readers take `current` once per request; a reload replaces it by
+    a single reference assignment, so readers never see a half-swapped model."""
+
+    def __init__(self, loaded: LoadedModel | None = None) -> None:
+        self._loaded = loaded
+
+    @property
+    def current(self) -> LoadedModel | None:
+        return self._loaded
+
+    def swap(self, loaded: LoadedModel) -> None:
+        self._loaded = loaded

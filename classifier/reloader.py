@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier import registry
-from classifier.triage import ModelHolder
+from classifier.registry import ModelHolder
 
 log = logging.getLogger(__name__)
 

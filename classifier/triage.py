@@ -23,7 +23,7 @@ from classifier.masking import StoredMasking, own_values
 from classifier.model import FeatureRow, Matrix
 from classifier.policy import EscalationDecision, EscalationPolicy
 from classifier.redact import Redactor
-from classifier.registry import LoadedModel
+from classifier.registry import LoadedModel, ModelHolder
 from classifier.settings import Settings
 from classifier.store import Correction, DatabaseBusy, NewHandoff, NewTriage, Store
 from classifier.working_hours import WorkingHours
@@ -35,21 +35,6 @@ log = logging.getLogger(__name__)
 
 class ModelNotReady(RuntimeError):
     """No verified model is loaded yet."""
-
-
-class ModelHolder:
-    """The serving model. Readers take `current` once per request; a reload replaces it by
-    a single reference assignment, so readers never see a half-swapped model."""
-
-    def __init__(self, loaded: LoadedModel | None = None) -> None:
-        self._loaded = loaded
-
-    @property
-    def current(self) -> LoadedModel | None:
-        return self._loaded
-
-    def swap(self, loaded: LoadedModel) -> None:
-        self._loaded = loaded
 
 
 @dataclass(frozen=True)

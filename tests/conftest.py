@@ -18,9 +18,10 @@ from classifier.catalogue import DEPARTMENT_IDS, Catalogue, load_catalogue
 from classifier.data import Record, load_records
 from classifier.evaluation import label_matrix
 from classifier.model import TriageModel
+from classifier.registry import ModelHolder
 from classifier.settings import PROJECT_ROOT, Settings
 from classifier.store import Store, make_engine
-from classifier.triage import ModelHolder, TriageService, build_service
+from classifier.triage import TriageService, build_service
 
 TINY_SIZE = 300
 # The PostgreSQL the store tests also run on; each test session works in its own schema.

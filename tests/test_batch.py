@@ -22,9 +22,10 @@ from classifier.api.batch import BatchResponse
 from classifier.case import CaseContext
 from classifier.catalogue import Catalogue
 from classifier.data import load_records
+from classifier.registry import ModelHolder
 from classifier.settings import PROJECT_ROOT, Settings
 from classifier.store import NewHandoff, NewTriage, Store
-from classifier.triage import ModelHolder, TriageResult, build_service
+from classifier.triage import TriageResult, build_service
 from tests.test_api import COMPLAINT, assert_problem
 
 LATE = "My parcel was due on Monday and it still has not arrived, the tracking has not moved."

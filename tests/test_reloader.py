@@ -21,9 +21,9 @@ from classifier import lifecycle, registry
 from classifier.api.app import create_app
 from classifier.catalogue import DEPARTMENT_IDS
 from classifier.model import TriageModel
+from classifier.registry import ModelHolder
 from classifier.reloader import ChampionReloader
 from classifier.settings import Settings
-from classifier.triage import ModelHolder
 from tests.serving import Server, running_server
 
 A, B = "2026-04-01T00-00-00Z-aaaaaa", "2026-04-02T00-00-00Z-bbbbbb"

@@ -20,11 +20,11 @@ from classifier.api.request_id import RequestIdApp
 from classifier.api.throttle import Throttle
 from classifier.catalogue import load_catalogue
 from classifier.keys import KeyRing
-from classifier.registry import LoadedModel
+from classifier.registry import LoadedModel, ModelHolder
 from classifier.reloader import ChampionReloader, freeze_heap
 from classifier.settings import Settings, get_settings
 from classifier.store import Store
-from classifier.triage import ModelHolder, build_service
+from classifier.triage import build_service
 from classifier.web import access as web_access
 from classifier.web import router as web_router
 from classifier.writer import TriageWriter

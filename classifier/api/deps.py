@@ -9,9 +9,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from classifier.registry import ModelHolder
 from classifier.reloader import ChampionReloader
 from classifier.store import Store
-from classifier.triage import ModelHolder, TriageService
+from classifier.triage import TriageService
 
 
 async def get_service(request: Request) -> TriageService:

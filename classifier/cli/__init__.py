@@ -26,8 +26,9 @@ from classifier.data import DatasetError, iter_jsonl, load_records
 from classifier.evaluation import evaluate as evaluate_model
 from classifier.evaluation import format_report
 from classifier.policy import EscalationPolicy
+from classifier.registry import ModelHolder
 from classifier.settings import Settings, get_settings
-from classifier.triage import ModelHolder, build_service
+from classifier.triage import build_service
 
 app = typer.Typer(
     help="Route customer complaints to departments, decide escalation, draft the handoffs.",

@@ -30,9 +30,10 @@ from classifier.case import CaseContext, Money, complaint_text
 from classifier.catalogue import load_catalogue
 from classifier.cli.console import err, fail
 from classifier.document import classification_document, triage_document
+from classifier.registry import ModelHolder
 from classifier.settings import get_settings
 from classifier.store import Store
-from classifier.triage import ModelHolder, TriageService, build_service
+from classifier.triage import TriageService, build_service
 
 CHUNK_SIZE = 500
 MAX_TEXT_CHARS = 20_000  # as POST /v1/triage
