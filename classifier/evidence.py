@@ -87,7 +87,7 @@ class _Cut(NamedTuple):
 
 
 # Cuts of distinct chunks remembered before the memory is cleared (None: no term in it); an
-# entry costs about 250 bytes. Complaints repeat most of their words, so most chunks are
+# entry costs about 200 bytes. Complaints repeat most of their words, so most chunks are
 # found here rather than cut again.
 CUT_CACHE_SIZE = 100_000
 _cuts: dict[str, _Cut | None] = {}
