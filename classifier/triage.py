@@ -212,8 +212,7 @@ class TriageService:
 
     def triage(self, text: str, context: CaseContext) -> TriageResult:
         """Classify one complaint and draft its handoffs and customer update."""
-        classification, passage = self._classify_one(text, context)
-        result = self._drafted(text, context, classification, passage)
+        result = self._drafted(text, context, *self._classify_one(text, context))
         if self.store is not None:
             (result,) = self._stored([result], [self._new_triage(result, text, context)])
         self._finished([result])
@@ -224,8 +223,7 @@ class TriageService:
         two of CPU costs less than the hops to a thread and back, and under load requests
         then take the CPU in turn instead of contending for it. The write is handed to the
         writer and awaited; the loop never waits for the database."""
-        classification, passage = self._classify_one(text, context)
-        result = self._drafted(text, context, classification, passage)
+        result = self._drafted(text, context, *self._classify_one(text, context))
         if self.writer is not None:
             try:
                 await self.writer.save([self._new_triage(result, text, context)])
