@@ -220,3 +220,16 @@ def test_memory_windows_forget_callers_gone_quiet() -> None:
     now[0] = 2.0
     windows.hit(per_second, "addr:new")
     assert len(windows._times) == 1
+
+
+def test_memory_windows_do_not_sweep_active_callers_at_every_new_one() -> None:
+    now = [0.0]
+    windows = MovingWindows(clock=lambda: now[0])
+    (per_minute,) = parse_many("5/minute")
+    for n in range(10_001):  # all still inside their window: none can be dropped
+        windows.hit(per_minute, f"addr:{n}")
+    assert len(windows._times) == 10_001
+    swept = windows._sweep_at
+    assert swept >= 20_000  # the next sweep waits until as many again have come
+    windows.hit(per_minute, "addr:another")
+    assert windows._sweep_at == swept and len(windows._times) == 10_002

@@ -20,6 +20,8 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+# Callers held in memory before those gone quiet are dropped.
+SWEEP_AT = 10_000
 # Called with the window and the caller; returns None when the request may go ahead, else
 # the seconds until it may.
 Hit = Callable[[RateLimitItem, str], float | None]
@@ -39,6 +41,7 @@ class MovingWindows:
         self.clock = clock
         self._times: dict[tuple[RateLimitItem, str], deque[float]] = {}
         self._lock = threading.Lock()  # the event loop, and sync routes' threads
+        self._sweep_at = SWEEP_AT  # callers held before idle ones are looked for
 
     def hit(self, item: RateLimitItem, who: str) -> float | None:
         now = self.clock()
@@ -58,10 +61,13 @@ class MovingWindows:
     def _forget_idle(self, now: float) -> None:
         """Drop the callers whose windows emptied, once there are many (new keys and client
         addresses keep arriving; the memory must not grow with them)."""
-        if len(self._times) < 10_000:
+        if len(self._times) < self._sweep_at:
             return
         for key in [k for k, t in self._times.items() if not t or t[-1] <= now - k[0].get_expiry()]:
             del self._times[key]
+        # With many callers still active, sweeping again at the next new one would walk them
+        # all for every request: wait until as many again have come.
+        self._sweep_at = max(SWEEP_AT, 2 * len(self._times))
 
 
 class Throttle:
